@@ -1,0 +1,59 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from agents_app import api as agents_api
+from agents_app import views as agents_views
+from channels_app import api as channels_api
+from channels_app import views as channels_views
+from messaging_app import views as messaging_views
+from whatsapp_platform import health
+from workspaces_app import api as workspaces_api
+from workspaces_app import views as workspaces_views
+
+# The admin signs in through allauth: same rate limits, same MFA.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "WhatsApp Agent Platform"
+admin.site.site_title = "WhatsApp Agent Platform admin"
+
+api_v1 = [
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
+    path("workspace/", workspaces_api.WorkspaceDetailApi.as_view(), name="api_workspace"),
+    path("channels/", channels_api.ChannelListApi.as_view(), name="api_channel_list"),
+    path("channels/<uuid:channel_id>/", channels_api.ChannelDetailApi.as_view(), name="api_channel_detail"),
+    path("agents/", agents_api.AgentListApi.as_view(), name="api_agent_list"),
+    path("agents/<uuid:agent_id>/", agents_api.AgentDetailApi.as_view(), name="api_agent_detail"),
+]
+
+workspace_console = [
+    path("", workspaces_views.workspace_overview, name="workspace_overview"),
+    path("channels/", channels_views.channel_list, name="channel_list"),
+    path("agents/", agents_views.agent_list, name="agent_list"),
+    path("inbox/", messaging_views.inbox, name="inbox"),
+    path("templates/", channels_views.template_list, name="template_list"),
+    path("analytics/", messaging_views.analytics, name="analytics"),
+    path("settings/", workspaces_views.workspace_settings, name="workspace_settings"),
+    path("settings/update/", workspaces_views.workspace_settings_update, name="workspace_settings_update"),
+    path("settings/invitations/", workspaces_views.invitation_create, name="invitation_create"),
+    path(
+        "settings/invitations/<int:invitation_id>/revoke/",
+        workspaces_views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path("settings/members/<int:membership_id>/", workspaces_views.membership_update, name="membership_update"),
+    path("settings/api-keys/", workspaces_views.api_key_create, name="api_key_create"),
+    path("settings/api-keys/<uuid:key_id>/revoke/", workspaces_views.api_key_revoke, name="api_key_revoke"),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", include(api_v1)),
+    path("invitations/<str:token>/", workspaces_views.invitation_accept, name="invitation_accept"),
+    path("w/<slug:workspace_slug>/", include(workspace_console)),
+    path("", workspaces_views.console_home, name="console_home"),
+]

@@ -1,0 +1,33 @@
+from allauth.account.adapter import DefaultAccountAdapter
+from django import forms
+from django.conf import settings
+
+INVITATION_SESSION_KEY = "pending_invitation_token"
+
+
+class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
+    """Signup is closed to the public unless ACCOUNT_SIGNUP_OPEN; invited people may always sign up."""
+
+    def is_open_for_signup(self, request) -> bool:
+        if settings.ACCOUNT_SIGNUP_OPEN:
+            return True
+        return bool(request.session.get(INVITATION_SESSION_KEY))
+
+    def clean_email(self, email: str) -> str:
+        from workspaces_app.services import invitation_for_token
+
+        email = super().clean_email(email)
+        token = self.request.session.get(INVITATION_SESSION_KEY) if self.request else None
+        invitation = invitation_for_token(token=token) if token else None
+        if invitation and invitation.email.lower() != email.lower():
+            raise forms.ValidationError(f"This invitation is for {invitation.email}; sign up with that address.")
+        return email
+
+    def save_user(self, request, user, form, commit=True):
+        from workspaces_app.services import invitation_accept  # services import models; keep adapters light
+
+        user = super().save_user(request, user, form, commit=commit)
+        token = request.session.pop(INVITATION_SESSION_KEY, None)
+        if token and commit:
+            invitation_accept(token=token, user=user)
+        return user

@@ -1,0 +1,16 @@
+from workspaces_app.selectors import member_can, workspaces_for_user
+
+
+def console(request) -> dict:
+    """The workspace switcher and the current workspace, for the console's shell."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    membership = getattr(request, "membership", None)
+    return {
+        "user_workspaces": workspaces_for_user(user=user),
+        "current_workspace": getattr(request, "workspace", None),
+        "current_membership": membership,
+        "can_configure": bool(membership and member_can(membership=membership, permission="configure")),
+        "can_manage_members": bool(membership and member_can(membership=membership, permission="manage_members")),
+    }

@@ -1,0 +1,276 @@
+"""Writes for workspaces: creation, members, invitations, API keys."""
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from whatsapp_platform.errors import Conflict, InvalidInput, NotPermitted
+from workspaces_app.models import ApiKey, Invitation, Membership, Role, User, Workspace
+
+logger = logging.getLogger(__name__)
+
+API_KEY_PREFIX = "wap"
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:50] or "workspace"
+    slug, n = base, 2
+    while Workspace.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def workspace_create(*, name: str, owner: User, slug: str | None = None) -> Workspace:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A workspace needs a name.", field="name")
+    workspace = Workspace.objects.create(name=name, slug=slug or _unique_slug(name))
+    membership_set(workspace=workspace, user=owner, role=Role.OWNER)
+    logger.info("workspace created", extra={"workspace_id": workspace.id, "owner_id": owner.id})
+    return workspace
+
+
+def membership_set(*, workspace: Workspace, user: User, role: str) -> Membership:
+    """Add the user to the workspace, or change their role. Owners and admins may use the admin site."""
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", field="role")
+    membership, _ = Membership.objects.update_or_create(workspace=workspace, user=user, defaults={"role": role})
+    if role in (Role.OWNER, Role.ADMIN) and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    return membership
+
+
+@transaction.atomic
+def membership_role_change(*, actor: Membership, membership: Membership, role: str) -> Membership:
+    if membership.workspace_id != actor.workspace_id:
+        raise NotPermitted("That member is not in this workspace.")
+    touches_owner = Role.OWNER in (role, membership.role)
+    if touches_owner and actor.role != Role.OWNER:
+        raise NotPermitted("Only an owner can make or unmake owners.")
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        _ensure_another_owner(membership)
+    return membership_set(workspace=membership.workspace, user=membership.user, role=role)
+
+
+@transaction.atomic
+def membership_remove(*, actor: Membership, membership: Membership) -> None:
+    if membership.workspace_id != actor.workspace_id:
+        raise NotPermitted("That member is not in this workspace.")
+    if membership.role == Role.OWNER:
+        if actor.role != Role.OWNER:
+            raise NotPermitted("Only an owner can remove an owner.")
+        _ensure_another_owner(membership)
+    membership.delete()
+
+
+def _ensure_another_owner(membership: Membership) -> None:
+    others = (
+        Membership.objects.select_for_update()
+        .filter(workspace_id=membership.workspace_id, role=Role.OWNER)
+        .exclude(pk=membership.pk)
+    )
+    if not others.exists():
+        raise Conflict("A workspace needs at least one owner. Make someone else an owner first.")
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    accept_url: str
+
+
+@transaction.atomic
+def invitation_create(*, workspace: Workspace, email: str, role: str, invited_by: User) -> IssuedInvitation:
+    """Invite someone by email; the link in the email is the only copy of the token."""
+    email = User.objects.normalize_email(email or "").strip().lower()
+    if "@" not in email:
+        raise InvalidInput("Enter the email address of the person to invite.", field="email")
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role {role!r}.", field="role")
+    if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
+        raise Conflict(f"{email} is already a member of {workspace.name}.", field="email")
+    # A new invitation replaces a pending one for the same address.
+    Invitation.objects.filter(workspace=workspace, email__iexact=email, state=Invitation.State.PENDING).update(
+        state=Invitation.State.REVOKED
+    )
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        workspace=workspace,
+        email=email,
+        role=role,
+        token_hash=_sha256(token),
+        invited_by=invited_by,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    accept_url = settings.SITE_URL + reverse("invitation_accept", args=[token])
+    from workspaces_app.tasks import invitation_email_send  # tasks import services
+
+    transaction.on_commit(lambda: invitation_email_send.delay(invitation.id, accept_url))
+    return IssuedInvitation(invitation=invitation, accept_url=accept_url)
+
+
+def invitation_email_deliver(*, invitation_id: int, accept_url: str) -> None:
+    """Send the invitation email. SMTP errors propagate so the task retries them."""
+    invitation = Invitation.objects.select_related("workspace", "invited_by").filter(pk=invitation_id).first()
+    if invitation is None or invitation.state != Invitation.State.PENDING:
+        return
+    send_mail(
+        subject=f"You are invited to {invitation.workspace.name}",
+        message=(
+            f"{invitation.invited_by or 'A teammate'} invited you to join {invitation.workspace.name} "
+            f"as {invitation.get_role_display()}.\n\nAccept within {settings.INVITATION_TTL_DAYS} days: "
+            f"{accept_url}\n"
+        ),
+        from_email=None,
+        recipient_list=[invitation.email],
+        fail_silently=False,
+    )
+
+
+def invitation_for_token(*, token: str) -> Invitation | None:
+    invitation = Invitation.objects.select_related("workspace").filter(token_hash=_sha256(token)).first()
+    if invitation and invitation.state == Invitation.State.PENDING and invitation.expires_at <= timezone.now():
+        Invitation.objects.filter(pk=invitation.pk, state=Invitation.State.PENDING).update(
+            state=Invitation.State.EXPIRED
+        )
+        invitation.state = Invitation.State.EXPIRED
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    invitation = invitation_for_token(token=token)
+    if invitation is None:
+        raise InvalidInput("This invitation link is not valid. Ask for a new invitation.")
+    if invitation.state != Invitation.State.PENDING:
+        raise Conflict(f"This invitation is {invitation.get_state_display().lower()}. Ask for a new one.")
+    if invitation.email.lower() != user.email.lower():
+        raise NotPermitted(
+            f"This invitation is for {invitation.email}, but you are signed in as {user.email}. "
+            "Sign out and sign in (or sign up) with the invited address."
+        )
+    # Claim it with a conditional update so a double click cannot accept it twice.
+    claimed = Invitation.objects.filter(pk=invitation.pk, state=Invitation.State.PENDING).update(
+        state=Invitation.State.ACCEPTED, accepted_by=user, accepted_at=timezone.now()
+    )
+    if claimed != 1:
+        raise Conflict("This invitation was already used.")
+    return membership_set(workspace=invitation.workspace, user=user, role=invitation.role)
+
+
+def invitation_revoke(*, workspace: Workspace, invitation_id: int) -> None:
+    Invitation.objects.filter(workspace=workspace, pk=invitation_id, state=Invitation.State.PENDING).update(
+        state=Invitation.State.REVOKED
+    )
+
+
+def invitations_expire() -> int:
+    return Invitation.objects.filter(state=Invitation.State.PENDING, expires_at__lte=timezone.now()).update(
+        state=Invitation.State.EXPIRED
+    )
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    plaintext: str
+
+
+def api_key_create(*, workspace: Workspace, name: str, created_by: User | None = None) -> IssuedApiKey:
+    """Make a key. The plaintext is returned once and never stored."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Give the key a name that says where it is used, e.g. 'CRM sync'.", field="name")
+    if len(name) > 80:
+        raise InvalidInput(f"The name is {len(name)} characters; keep it to 80.", field="name")
+    for _ in range(5):
+        prefix = secrets.token_hex(4)
+        secret = secrets.token_urlsafe(32)
+        try:
+            with transaction.atomic():
+                api_key = ApiKey.objects.create(
+                    workspace=workspace,
+                    name=name,
+                    prefix=prefix,
+                    secret_hash=_sha256(secret),
+                    created_by=created_by,
+                )
+        except IntegrityError:  # prefix collision, astronomically rare: draw again
+            continue
+        logger.info("api key created", extra={"workspace_id": workspace.id, "api_key_id": api_key.id})
+        return IssuedApiKey(api_key=api_key, plaintext=f"{API_KEY_PREFIX}_{prefix}_{secret}")
+    raise Conflict("Could not draw a unique key; try again.")
+
+
+def api_key_revoke(*, workspace: Workspace, public_id) -> ApiKey:
+    api_key = ApiKey.objects.get(workspace=workspace, public_id=public_id)
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key.refresh_from_db()
+    logger.info("api key revoked", extra={"workspace_id": workspace.id, "api_key_id": api_key.id})
+    return api_key
+
+
+class ApiKeyRejected(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def api_key_authenticate(*, presented: str) -> ApiKey:
+    """The active key matching the presented string, or ApiKeyRejected saying why."""
+    parts = presented.strip().split("_")
+    if len(parts) < 3 or parts[0] != API_KEY_PREFIX:
+        raise ApiKeyRejected(
+            "invalid_api_key",
+            "That is not an API key of this platform: keys look like 'wap_<8 characters>_<secret>'.",
+        )
+    prefix, secret = parts[1], "_".join(parts[2:])
+    api_key = ApiKey.objects.select_related("workspace").filter(prefix=prefix).first()
+    if api_key is None or not secrets.compare_digest(api_key.secret_hash, _sha256(secret)):
+        raise ApiKeyRejected(
+            "invalid_api_key", "The API key is not valid. Check that it was copied whole, or create a new one."
+        )
+    if api_key.revoked_at is not None:
+        raise ApiKeyRejected(
+            "revoked_api_key",
+            f"The API key '{api_key.name}' was revoked on {api_key.revoked_at:%Y-%m-%d %H:%M} UTC. "
+            "Create a new key in Settings → API keys.",
+        )
+    _api_key_touch(api_key)
+    return api_key
+
+
+def _api_key_touch(api_key: ApiKey) -> None:
+    # Written at most once a minute per key: a busy integration must not turn every
+    # request into an UPDATE. Two concurrent requests may both write; that is harmless.
+    now = timezone.now()
+    resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+    if api_key.last_used_at is None or now - api_key.last_used_at >= resolution:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+
+
+def workspace_settings_update(*, workspace: Workspace, name: str, require_mfa: bool) -> Workspace:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("A workspace needs a name.", field="name")
+    workspace.name = name
+    workspace.require_mfa = require_mfa
+    workspace.save(update_fields=["name", "require_mfa"])
+    return workspace
