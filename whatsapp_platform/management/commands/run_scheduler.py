@@ -26,6 +26,7 @@ class Command(BaseCommand):
         self._stopping = False
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        app.loader.import_default_modules()  # autodiscovery is lazy; the jobs' tasks must be registered now
         next_run = {name: 0.0 for name in settings.PERIODIC_JOBS}
         self.stdout.write(f"scheduler: {len(next_run)} periodic job(s): {', '.join(next_run)}")
         while not self._stopping:
