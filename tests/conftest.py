@@ -40,3 +40,7 @@ def wait_until(condition, *, timeout: float = 15.0, interval: float = 0.05):
         value = condition()
     assert value, f"condition still false after {timeout}s"
     return value
+
+
+# Fixtures that run the Cloud API emulator on a live port (see tests/emulator_fixtures.py).
+pytest_plugins = ["tests.emulator_fixtures"]

@@ -98,6 +98,14 @@ INSTALLED_APPS = [
     "whatsapp_platform",  # for its management commands (run_scheduler)
 ]
 
+# The local Cloud API emulator (a fake Meta for the sandbox, tests and benchmarks). Never on
+# in production: its app is not even installed then.
+WHATSAPP_EMULATOR_ENABLED = env_bool("WHATSAPP_EMULATOR_ENABLED", default=not IS_PRODUCTION)
+if WHATSAPP_EMULATOR_ENABLED:
+    if IS_PRODUCTION:
+        raise ImproperlyConfigured("WHATSAPP_EMULATOR_ENABLED cannot be on with PLATFORM_ENV=production.")
+    INSTALLED_APPS.append("cloudapi_emulator")
+
 MIDDLEWARE = [
     "whatsapp_platform.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -337,6 +345,26 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+
+# --- WhatsApp Cloud API ----------------------------------------------------------------
+GRAPH_API_BASE_URL = env.str("GRAPH_API_BASE_URL", default="https://graph.facebook.com").rstrip("/")
+GRAPH_API_VERSION = env.str("GRAPH_API_VERSION", default="v25.0")
+# Where sandbox channels reach the emulator's Graph API (the same server by default).
+WHATSAPP_EMULATOR_GRAPH_URL = env.str("WHATSAPP_EMULATOR_GRAPH_URL", default=f"{SITE_URL}/emulator/graph").rstrip("/")
+GRAPH_CONNECT_TIMEOUT = env.float("GRAPH_CONNECT_TIMEOUT", default=3.05)
+GRAPH_READ_TIMEOUT = env.float("GRAPH_READ_TIMEOUT", default=20.0)
+# Retries of a retryable Graph error (rate limits, 5xx, timeouts before the request left).
+GRAPH_MAX_RETRIES = env.int("GRAPH_MAX_RETRIES", default=5)
+# The platform's own Meta app (embedded signup and the shared webhook).
+META_APP_ID = env.str("META_APP_ID", default="")
+META_APP_SECRET = env.str("META_APP_SECRET", default="")
+META_LOGIN_CONFIG_ID = env.str("META_LOGIN_CONFIG_ID", default="")
+WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
+# Meta sends up to 3 MB per webhook POST; Django's 2.5 MB default would answer 400 and
+# Meta would retry for 7 days. Other requests keep a sane cap too.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=4 * 1024 * 1024)
+# Messages per second per business number (Meta's default throughput is 80).
+WHATSAPP_DEFAULT_MPS = env.int("WHATSAPP_DEFAULT_MPS", default=80)
 
 # --- Platform --------------------------------------------------------------------------
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)

@@ -1,4 +1,5 @@
 from allauth.account.decorators import secure_admin_login
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -57,3 +58,6 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/", include(workspace_console)),
     path("", workspaces_views.console_home, name="console_home"),
 ]
+
+if settings.WHATSAPP_EMULATOR_ENABLED:
+    urlpatterns.insert(0, path("emulator/", include("cloudapi_emulator.urls")))

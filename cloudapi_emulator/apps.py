@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CloudapiEmulatorConfig(AppConfig):
+    name = "cloudapi_emulator"
+    verbose_name = "Cloud API emulator"

@@ -1,0 +1,1 @@
+"""Pytest fixtures for the Cloud API emulator (filled in with the emulator)."""
