@@ -32,6 +32,10 @@ class Channel(models.Model):
     # Only for a channel connected by hand with its own Meta app.
     app_secret = EncryptedTextField(blank=True)
     verify_token = EncryptedTextField(blank=True)
+    quality_rating = models.CharField(max_length=16, blank=True)
+    messaging_limit = models.CharField(max_length=32, blank=True)
+    # Messages per second this number may send; empty means the platform default (Meta's 80).
+    throughput_mps = models.PositiveIntegerField(null=True, blank=True)
     agent = models.ForeignKey(
         "agents_app.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="channels"
     )
@@ -50,3 +54,66 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WebhookEvent(models.Model):
+    """One webhook POST as received: the replayable ledger and the log staff read."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        REJECTED = "rejected", "Rejected (bad signature)"
+
+    # Null when the POST could not be tied to a channel (bad signature on the shared URL, unknown number).
+    workspace = models.ForeignKey(
+        "workspaces_app.Workspace", on_delete=models.CASCADE, null=True, blank=True, related_name="webhook_events"
+    )
+    channel = models.ForeignKey(
+        Channel, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_events"
+    )
+    body = models.BinaryField()
+    headers = models.JSONField(default=dict)
+    signature_valid = models.BooleanField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # What the event carried, for the log's filters: "messages", "statuses", a field name...
+    summary = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["state", "received_at"], name="webhookevent_state_idx")]
+
+    def __str__(self) -> str:
+        return f"webhook {self.pk} ({self.state})"
+
+
+class MessageTemplate(models.Model):
+    """A template as Meta knows it, per WhatsApp Business Account and language."""
+
+    workspace = models.ForeignKey("workspaces_app.Workspace", on_delete=models.CASCADE, related_name="templates")
+    waba_id = models.CharField(max_length=32)
+    meta_id = models.CharField(max_length=40, blank=True)
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=16)
+    category = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=32, default="PENDING")
+    quality = models.CharField(max_length=16, blank=True)
+    parameter_format = models.CharField(max_length=16, default="POSITIONAL")
+    components = models.JSONField(default=list)
+    rejection_reason = models.TextField(blank=True)
+    recommendation = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["waba_id", "name", "language"], name="template_unique_name_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"

@@ -1,1 +1,217 @@
-# Contacts, conversations and messages arrive with the WhatsApp engine.
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Contact(models.Model):
+    """A WhatsApp user as one channel sees them.
+
+    The business-scoped user id (BSUID) is the primary identity when present; users with a
+    username may arrive without a phone number at all. Number or id changes update this row.
+    """
+
+    workspace = models.ForeignKey("workspaces_app.Workspace", on_delete=models.CASCADE, related_name="contacts")
+    channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="contacts")
+    user_id = models.CharField("BSUID", max_length=160, null=True, blank=True)
+    parent_user_id = models.CharField(max_length=160, blank=True)
+    wa_id = models.CharField(max_length=32, null=True, blank=True)
+    username = models.CharField(max_length=64, blank=True)
+    profile_name = models.CharField(max_length=256, blank=True)
+    marketing_opt_out = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["profile_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "user_id"], condition=models.Q(user_id__isnull=False), name="contact_unique_bsuid"
+            ),
+            models.UniqueConstraint(
+                fields=["channel", "wa_id"], condition=models.Q(wa_id__isnull=False), name="contact_unique_wa_id"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(user_id__isnull=False) | models.Q(wa_id__isnull=False),
+                name="contact_has_an_identity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.profile_name or self.username or self.phone_display
+
+    @property
+    def phone_display(self) -> str:
+        return f"+{self.wa_id}" if self.wa_id else (self.user_id or "")
+
+    @property
+    def send_address(self) -> dict:
+        """Meta prefers the phone number when known; a username-only user is reached by BSUID."""
+        return {"to": f"+{self.wa_id}"} if self.wa_id else {"recipient": self.user_id}
+
+
+class Conversation(models.Model):
+    """The thread between a channel and one contact; closed threads reopen on the next message."""
+
+    class State(models.TextChoices):
+        AGENT = "agent", "Agent handling"
+        WAITING_HUMAN = "waiting_human", "Waiting for a human"
+        HUMAN = "human", "Human handling"
+        CLOSED = "closed", "Closed"
+
+    workspace = models.ForeignKey("workspaces_app.Workspace", on_delete=models.CASCADE, related_name="conversations")
+    channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.AGENT)
+    assigned_agent = models.ForeignKey(
+        "agents_app.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
+    )
+    assigned_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
+    )
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_message_at"]
+        constraints = [models.UniqueConstraint(fields=["channel", "contact"], name="conversation_unique_contact")]
+        indexes = [models.Index(fields=["workspace", "state", "last_message_at"], name="conversation_inbox_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} on {self.channel}"
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "in", "Inbound"
+        OUTBOUND = "out", "Outbound"
+
+    class Sender(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        AGENT = "agent", "AI agent"
+        TEAMMATE = "teammate", "Teammate"
+        API = "api", "API"
+        TEMPLATE = "template", "Template"
+        SYSTEM = "system", "System"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        # The request may have reached Meta but its answer was lost; settled by a status
+        # webhook (matched on biz_opaque_callback_data) or resent once after a grace period.
+        UNKNOWN = "unknown", "Outcome unknown"
+        ACCEPTED = "accepted", "Accepted by WhatsApp"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        PLAYED = "played", "Played"
+        FAILED = "failed", "Failed"
+
+    class MediaState(models.TextChoices):
+        NONE = "", "No media"
+        PENDING = "pending", "Downloading"
+        STORED = "stored", "Stored"
+        FAILED = "failed", "Download failed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    workspace = models.ForeignKey("workspaces_app.Workspace", on_delete=models.CASCADE, related_name="messages")
+    channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    message_type = models.CharField(max_length=24)
+    # Meta's `<type>` object as sent or received (text: {"body": ...}; interactive: the whole object).
+    content = models.JSONField(default=dict)
+    wamid = models.CharField(max_length=160, null=True, blank=True)
+    timestamp = models.DateTimeField(db_index=True)
+    context_wamid = models.CharField(max_length=160, blank=True)
+    reply_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies")
+    context = models.JSONField(null=True, blank=True)
+    referral = models.JSONField(null=True, blank=True)
+    reactions = models.JSONField(default=dict, blank=True)  # {"customer": "👍", "business": "🙏"}
+    sender = models.CharField(max_length=16, choices=Sender.choices)
+    sender_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sender_agent = models.ForeignKey(
+        "agents_app.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    played_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_title = models.CharField(max_length=300, blank=True)
+    error_details = models.TextField(blank=True)
+    # Outbox bookkeeping.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    pair_rate_hits = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    possible_duplicate = models.BooleanField(default=False)
+    # Inbound processing: when the conversation's downstream (agent turn, notification) took it.
+    handled_at = models.DateTimeField(null=True, blank=True)
+    # Media, inbound (downloaded from Meta) or outbound (uploaded once, sent by id).
+    media_id = models.CharField(max_length=64, blank=True)
+    media_file = models.FileField(upload_to="whatsapp-media/%Y/%m/", blank=True)
+    media_mime_type = models.CharField(max_length=128, blank=True)
+    media_sha256 = models.CharField(max_length=128, blank=True)
+    media_size = models.PositiveBigIntegerField(null=True, blank=True)
+    media_state = models.CharField(max_length=10, choices=MediaState.choices, default="", blank=True)
+    media_error = models.TextField(blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    edits = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True)  # inbound `unsupported` errors
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "wamid"], condition=models.Q(wamid__isnull=False), name="message_unique_wamid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "timestamp"], name="message_thread_idx"),
+            models.Index(fields=["status", "next_attempt_at"], name="message_outbox_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.message_type} {self.wamid or self.public_id}"
+
+
+class StatusReceipt(models.Model):
+    """One status webhook per (channel, wamid, status), kept even before its message is known.
+
+    A message's status is folded from all its receipts, so any arrival order (and a status
+    that arrives before the send call's answer was stored) ends in the same state.
+    """
+
+    channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="status_receipts")
+    wamid = models.CharField(max_length=160)
+    status = models.CharField(max_length=16)
+    timestamp = models.DateTimeField()
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="status_receipts"
+    )
+    errors = models.JSONField(default=list, blank=True)
+    pricing = models.JSONField(null=True, blank=True)
+    biz_opaque_callback_data = models.CharField(max_length=512, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "wamid", "status"], name="status_receipt_unique"),
+        ]
+        indexes = [models.Index(fields=["channel", "wamid"], name="status_receipt_wamid_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.wamid} {self.status}"

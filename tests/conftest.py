@@ -6,6 +6,13 @@ from django.core.cache import cache
 
 
 @pytest.fixture(autouse=True)
+def _no_internet_graph(settings):
+    # No test may reach Meta: anything not pointed at the emulator hits a closed local port.
+    settings.GRAPH_API_BASE_URL = "http://127.0.0.1:9"
+    settings.WHATSAPP_EMULATOR_GRAPH_URL = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Rate-limit counters live in the cache; each test starts with none.
     cache.clear()

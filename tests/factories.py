@@ -73,3 +73,49 @@ def member(workspace: Workspace, role: str = Role.AGENT, **user_fields) -> User:
 
 def api_key_for(workspace: Workspace, name: str = "Test key") -> str:
     return api_key_create(workspace=workspace, name=name).plaintext
+
+
+def conversation_with(
+    channel,
+    *,
+    wa_id: str = "16505551234",
+    user_id: str | None = None,
+    name: str = "Sheena Nelson",
+    last_inbound_at=None,
+    agent=None,
+):
+    """A contact and their conversation on the channel."""
+    from django.utils import timezone
+
+    from messaging_app.models import Contact, Conversation
+
+    contact = Contact.objects.create(
+        workspace=channel.workspace, channel=channel, wa_id=wa_id, user_id=user_id, profile_name=name
+    )
+    return Conversation.objects.create(
+        workspace=channel.workspace,
+        channel=channel,
+        contact=contact,
+        assigned_agent=agent,
+        last_inbound_at=timezone.now() if last_inbound_at is None else last_inbound_at,
+    )
+
+
+def outbound_message(conversation, *, wamid: str | None = None, status: str = "accepted", body: str = "Hello!"):
+    from django.utils import timezone
+
+    from messaging_app.models import Message
+
+    return Message.objects.create(
+        workspace=conversation.workspace,
+        channel=conversation.channel,
+        conversation=conversation,
+        contact=conversation.contact,
+        direction=Message.Direction.OUTBOUND,
+        message_type="text",
+        content={"body": body},
+        wamid=wamid,
+        timestamp=timezone.now(),
+        sender=Message.Sender.AGENT,
+        status=status,
+    )

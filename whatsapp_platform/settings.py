@@ -199,6 +199,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Every periodic job, in seconds. Celery beat reads it with Redis; run_scheduler without.
 PERIODIC_JOBS = {
     "workspaces.invitations_expire": {"task": "workspaces.invitations_expire", "every": 3600},
+    "messaging.outbox_sweep": {"task": "messaging.outbox_sweep", "every": 15},
+    "messaging.webhook_events_sweep": {"task": "messaging.webhook_events_sweep", "every": 60},
+    "messaging.inbound_media_sweep": {"task": "messaging.inbound_media_sweep", "every": 300},
 }
 CELERY_BEAT_SCHEDULE = {
     name: {"task": job["task"], "schedule": timedelta(seconds=job["every"])} for name, job in PERIODIC_JOBS.items()
@@ -365,6 +368,14 @@ WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=4 * 1024 * 1024)
 # Messages per second per business number (Meta's default throughput is 80).
 WHATSAPP_DEFAULT_MPS = env.int("WHATSAPP_DEFAULT_MPS", default=80)
+# A send whose answer was lost waits this long for a status webhook before it is resent once.
+WHATSAPP_UNKNOWN_OUTCOME_GRACE_SECONDS = env.int("WHATSAPP_UNKNOWN_OUTCOME_GRACE_SECONDS", default=600)
+# A row claimed for sending longer than this belongs to a worker that died.
+WHATSAPP_SENDING_LEASE_SECONDS = env.int("WHATSAPP_SENDING_LEASE_SECONDS", default=120)
+# A queued row untouched this long has lost its task (broker flushed): the sweeper re-enqueues it.
+WHATSAPP_OUTBOX_STALE_SECONDS = env.int("WHATSAPP_OUTBOX_STALE_SECONDS", default=30)
+# Multiplies retry back-off delays (tests shrink them; 1.0 in production).
+WHATSAPP_RETRY_DELAY_SCALE = env.float("WHATSAPP_RETRY_DELAY_SCALE", default=1.0)
 
 # --- Platform --------------------------------------------------------------------------
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)

@@ -8,6 +8,7 @@ from agents_app import api as agents_api
 from agents_app import views as agents_views
 from channels_app import api as channels_api
 from channels_app import views as channels_views
+from channels_app import webhook_views
 from messaging_app import views as messaging_views
 from whatsapp_platform import health
 from workspaces_app import api as workspaces_api
@@ -52,6 +53,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("webhooks/whatsapp/", webhook_views.MetaAppWebhookApi.as_view(), name="webhook_meta_app"),
+    path("webhooks/whatsapp/<uuid:channel_id>/", webhook_views.ChannelWebhookApi.as_view(), name="webhook_channel"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("invitations/<str:token>/", workspaces_views.invitation_accept, name="invitation_accept"),

@@ -1,0 +1,39 @@
+"""What follows customer messages: read receipts and the agent's turn, once per burst."""
+
+import logging
+
+from django.db import transaction
+
+from channels_app.services import graph_client_for_channel
+from channels_app.whatsapp import errors as graph_errors
+from messaging_app.models import Conversation, Message
+from messaging_app.services.inbound import inbound_unhandled_claim
+
+logger = logging.getLogger(__name__)
+
+
+def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
+    """Take the conversation's new customer messages (oldest first) and react to them once."""
+    with transaction.atomic():
+        messages = inbound_unhandled_claim(conversation_id=conversation_id)
+    if not messages:
+        return []
+    conversation = Conversation.objects.select_related("channel", "contact", "assigned_agent").get(pk=conversation_id)
+    _mark_read(conversation, messages[-1])
+    if conversation.state == Conversation.State.AGENT and conversation.assigned_agent_id:
+        from agents_app.services import agent_turn_run  # agents build on messaging, not the other way
+
+        agent_turn_run(conversation=conversation, messages=messages)
+    return messages
+
+
+def _mark_read(conversation: Conversation, latest: Message) -> None:
+    """Blue ticks for the customer: marking the latest message read marks the earlier ones too."""
+    if not latest.wamid:
+        return
+    try:
+        graph_client_for_channel(conversation.channel).message_mark_read(
+            conversation.channel.phone_number_id, latest.wamid
+        )
+    except graph_errors.GraphError as exc:  # a missing read receipt is cosmetic; the turn goes on
+        logger.warning("mark as read failed", extra={"message_id": latest.pk, "error": str(exc)})

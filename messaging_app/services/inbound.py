@@ -1,0 +1,213 @@
+"""Customer messages: stored once per wamid, then handed downstream once, in timestamp order."""
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from channels_app.models import Channel
+from channels_app.whatsapp.webhooks import InboundMessage
+from messaging_app.models import Contact, Conversation, Message
+from messaging_app.services.contacts import contact_identity_change, contact_resolve, conversation_for_contact
+
+logger = logging.getLogger(__name__)
+
+MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
+# Types that change another message instead of adding a bubble of their own.
+_ANNOTATIONS = frozenset({"reaction", "revoke", "edit"})
+# How long the downstream waits for a burst of customer messages to settle, so that
+# messages whose webhooks race are still handled in the customer's order.
+INBOUND_SETTLE_SECONDS = 1.5
+
+
+def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message | None:
+    """Store one inbound message. None when this wamid was stored before (a redelivery).
+
+    Runs in the caller's transaction; downstream work is enqueued on commit.
+    """
+    if item.message_type == "system":
+        return _system_message_apply(channel, item)
+    try:
+        contact = contact_resolve(
+            channel=channel,
+            wa_id=item.from_phone,
+            user_id=item.from_user_id,
+            profile_name=item.profile_name or "",
+            username=item.username or "",
+            parent_user_id=item.parent_user_id or "",
+        )
+    except ValueError:
+        logger.warning("inbound message without a sender identity", extra={"wamid": item.wamid})
+        raise
+    conversation = conversation_for_contact(contact=contact)
+    message = _message_insert(channel, conversation, contact, item)
+    if message is None:
+        return None
+
+    if item.message_type in _ANNOTATIONS:
+        _annotation_apply(channel, message, item)
+    _conversation_inbound_touch(conversation, item.timestamp, counts_as_new_turn=item.message_type not in _ANNOTATIONS)
+
+    from messaging_app import tasks  # tasks import services
+
+    if item.message_type in MEDIA_TYPES and message.media_id:
+        transaction.on_commit(lambda: tasks.inbound_media_fetch.delay(message.pk))
+    if item.message_type not in _ANNOTATIONS:
+        transaction.on_commit(
+            lambda: tasks.conversation_inbound_handle.apply_async(
+                args=[conversation.pk], countdown=INBOUND_SETTLE_SECONDS
+            )
+        )
+    return message
+
+
+def _message_insert(
+    channel, conversation, contact, item: InboundMessage, *, sender: str = Message.Sender.CUSTOMER
+) -> Message | None:
+    reply_to = None
+    context = item.context or None
+    context_wamid = (context or {}).get("id") or ""
+    if context_wamid:
+        reply_to = Message.objects.filter(channel=channel, wamid=context_wamid).first()
+    media = item.content if item.message_type in MEDIA_TYPES else {}
+    try:
+        with transaction.atomic():
+            return Message.objects.create(
+                workspace_id=channel.workspace_id,
+                channel=channel,
+                conversation=conversation,
+                contact=contact,
+                direction=Message.Direction.INBOUND,
+                message_type=item.message_type,
+                content=item.content or {},
+                wamid=item.wamid,
+                timestamp=item.timestamp,
+                context=context,
+                context_wamid=context_wamid,
+                reply_to=reply_to,
+                referral=item.referral,
+                errors=list(item.errors or []),
+                sender=sender,
+                status=Message.Status.RECEIVED,
+                media_id=str(media.get("id") or ""),
+                media_mime_type=str(media.get("mime_type") or ""),
+                media_sha256=str(media.get("sha256") or ""),
+                media_state=Message.MediaState.PENDING if media.get("id") else Message.MediaState.NONE,
+                # Annotations change another bubble; they need no turn of their own.
+                handled_at=timezone.now()
+                if item.message_type in _ANNOTATIONS or sender == Message.Sender.SYSTEM
+                else None,
+            )
+    except IntegrityError:
+        # Stored before: Meta redelivers, and concurrent deliveries race; the constraint decides.
+        return None
+
+
+def _conversation_inbound_touch(conversation: Conversation, at, *, counts_as_new_turn: bool) -> None:
+    fields = ["updated_at"]
+    if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
+        conversation.last_inbound_at = at
+        fields.append("last_inbound_at")
+    if conversation.last_message_at is None or at > conversation.last_message_at:
+        conversation.last_message_at = at
+        fields.append("last_message_at")
+    if counts_as_new_turn and conversation.state == Conversation.State.CLOSED:
+        # A closed conversation reopens on the customer's next message.
+        conversation.state = (
+            Conversation.State.AGENT if conversation.assigned_agent_id else Conversation.State.WAITING_HUMAN
+        )
+        conversation.waiting_since = None if conversation.assigned_agent_id else timezone.now()
+        fields += ["state", "waiting_since"]
+    conversation.save(update_fields=fields)
+
+
+def _annotation_apply(channel: Channel, message: Message, item: InboundMessage) -> None:
+    content = item.content or {}
+    if item.message_type == "reaction":
+        target_wamid = content.get("message_id") or ""
+        emoji = content.get("emoji") or ""  # "" or absent: the customer removed the reaction
+        target = Message.objects.select_for_update().filter(channel=channel, wamid=target_wamid).first()
+        if target is not None:
+            reactions = dict(target.reactions or {})
+            if emoji:
+                reactions["customer"] = emoji
+            else:
+                reactions.pop("customer", None)
+            target.reactions = reactions
+            target.save(update_fields=["reactions", "updated_at"])
+    elif item.message_type == "revoke":
+        target_wamid = content.get("original_message_id") or ""
+        Message.objects.filter(channel=channel, wamid=target_wamid, direction=Message.Direction.INBOUND).update(
+            revoked_at=item.timestamp, updated_at=timezone.now()
+        )
+    elif item.message_type == "edit":
+        target = (
+            Message.objects.select_for_update()
+            .filter(
+                channel=channel, wamid=content.get("original_message_id") or "", direction=Message.Direction.INBOUND
+            )
+            .first()
+        )
+        edited = content.get("message") or {}
+        if target is not None and edited:
+            new_type = edited.get("type") or target.message_type
+            target.edits = [*target.edits, {"at": item.timestamp.isoformat(), "previous": target.content}]
+            target.content = edited.get(new_type) or target.content
+            target.save(update_fields=["edits", "content", "updated_at"])
+
+
+def _system_message_apply(channel: Channel, item: InboundMessage) -> Message | None:
+    """`user_changed_number` / `user_changed_user_id`: the same contact gets its new identity."""
+    system = item.content or {}
+    kind = system.get("type", "")
+    if kind == "user_changed_number":
+        contact = contact_identity_change(
+            channel=channel,
+            old_wa_id=item.from_phone,
+            old_user_id=item.from_user_id,
+            new_wa_id=system.get("wa_id"),
+            new_user_id=system.get("user_id"),
+        )
+    elif kind == "user_changed_user_id":
+        contact = contact_identity_change(
+            channel=channel,
+            old_wa_id=item.from_phone,
+            old_user_id=item.from_user_id,
+            new_wa_id=None,
+            new_user_id=system.get("user_id"),
+        )
+    else:
+        contact = Contact.objects.filter(
+            Q(pk__in=[]) | Q(wa_id=item.from_phone or "-") | Q(user_id=item.from_user_id or "-"), channel=channel
+        ).first()
+    if contact is None:
+        logger.info("system message for an unknown contact", extra={"wamid": item.wamid, "type": kind})
+        return None
+    conversation = conversation_for_contact(contact=contact)
+    return _message_insert(channel, conversation, contact, item, sender=Message.Sender.SYSTEM)
+
+
+def inbound_unhandled_claim(*, conversation_id: int) -> list[Message]:
+    """Claim the conversation's unhandled customer messages, oldest first, exactly once.
+
+    Call inside a transaction: the conversation row is locked so two workers never take
+    the same messages, and a burst is taken whole, in the customer's order.
+    """
+    Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    pending = list(
+        Message.objects.filter(
+            conversation_id=conversation_id, direction=Message.Direction.INBOUND, handled_at__isnull=True
+        ).order_by("timestamp", "id")
+    )
+    if pending:
+        Message.objects.filter(pk__in=[m.pk for m in pending]).update(handled_at=timezone.now())
+    return pending
+
+
+def window_open(conversation: Conversation, *, now=None) -> bool:
+    """The 24-hour customer-service window, opened and refreshed by each customer message."""
+    if conversation.last_inbound_at is None:
+        return False
+    return (now or timezone.now()) < conversation.last_inbound_at + timedelta(hours=24)

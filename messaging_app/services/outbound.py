@@ -1,0 +1,277 @@
+"""The outbox: a queued row first, a task on commit, a sweeper for whatever got stuck.
+
+Delivery claims a row with a conditional UPDATE, so two workers never send it twice. A
+send whose answer was lost (read timeout, worker killed mid-call) is never blindly resent:
+it waits, marked unknown, for a status webhook carrying its callback data (our public id),
+and only after a grace period is it resent once, flagged as a possible duplicate.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from channels_app.models import Channel
+from channels_app.selectors import templates_approved
+from channels_app.services import channel_flag_needs_reconnection, graph_client_for_channel
+from channels_app.whatsapp import errors as graph_errors
+from channels_app.whatsapp.client import wamid_from_response
+from channels_app.whatsapp.payloads import PayloadInvalid, message_payload
+from messaging_app.errors import ChannelUnavailable, MessageRejected, WindowClosed
+from messaging_app.models import Conversation, Message, StatusReceipt
+from messaging_app.services.inbound import window_open
+from messaging_app.services.statuses import message_status_fold
+from whatsapp_platform.ratelimit import token_bucket_take
+
+logger = logging.getLogger(__name__)
+
+# Messages that need the customer-service window; templates open conversations themselves.
+_WINDOW_EXEMPT = frozenset({"template"})
+_OPEN_STATES = (Message.Status.QUEUED, Message.Status.SENDING)
+MAX_PAIR_RATE_RETRIES = 6
+
+
+def _payload_for(message: Message) -> dict:
+    contact = message.contact
+    return message_payload(
+        message_type=message.message_type,
+        content=message.content,
+        reply_to_wamid=message.context_wamid or None,
+        biz_opaque_callback_data=str(message.public_id),
+        **contact.send_address,
+    )
+
+
+def message_send(
+    *,
+    conversation: Conversation,
+    message_type: str,
+    content: dict,
+    sender: str,
+    sender_user=None,
+    sender_agent=None,
+    reply_to: Message | None = None,
+) -> Message:
+    """Queue a message to the conversation's contact. Every WhatsApp rule is checked here,
+    before any row is written or any network call is made."""
+    channel = conversation.channel
+    if channel.status != Channel.Status.ACTIVE:
+        raise ChannelUnavailable(
+            f"The channel '{channel.name}' is {channel.get_status_display().lower()}"
+            + (f": {channel.status_reason}" if channel.status_reason else "")
+            + ". Reconnect it in Channels before sending."
+        )
+    if message_type == "reaction" and reply_to is not None:
+        raise MessageRejected("A reaction cannot be sent as a reply.", field="reply_to")
+    if message_type not in _WINDOW_EXEMPT and not window_open(conversation):
+        names = [f"{t.name} ({t.language})" for t in templates_approved(channel=channel)[:20]]
+        listed = f" Approved templates: {', '.join(names)}." if names else " No approved template is synced yet."
+        raise WindowClosed(
+            "The 24-hour customer-service window is closed: the customer last wrote "
+            + (f"at {conversation.last_inbound_at:%Y-%m-%d %H:%M} UTC" if conversation.last_inbound_at else "never")
+            + ". WhatsApp only accepts an approved template now."
+            + listed,
+            field="type",
+        )
+    message = Message(
+        workspace_id=conversation.workspace_id,
+        channel=channel,
+        conversation=conversation,
+        contact=conversation.contact,
+        direction=Message.Direction.OUTBOUND,
+        message_type=message_type,
+        content=content,
+        timestamp=timezone.now(),
+        context_wamid=(reply_to.wamid or "") if reply_to else "",
+        reply_to=reply_to,
+        sender=sender,
+        sender_user=sender_user,
+        sender_agent=sender_agent,
+        status=Message.Status.QUEUED,
+    )
+    try:
+        _payload_for(message)
+    except PayloadInvalid as exc:
+        raise MessageRejected(str(exc), field=exc.field) from None
+    with transaction.atomic():
+        message.save()
+        Conversation.objects.filter(pk=conversation.pk).update(
+            last_message_at=message.timestamp, updated_at=timezone.now()
+        )
+        _deliver_on_commit(message.pk)
+    return message
+
+
+def _deliver_on_commit(message_id: int, countdown: float = 0) -> None:
+    from messaging_app import tasks  # tasks import services
+
+    def enqueue() -> None:
+        if countdown > 0:
+            tasks.message_deliver.apply_async(args=[message_id], countdown=countdown)
+        else:
+            tasks.message_deliver.delay(message_id)
+
+    transaction.on_commit(enqueue)
+
+
+def _requeue(message: Message, *, delay: float, **fields) -> None:
+    message.status = Message.Status.QUEUED
+    message.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    for name, value in fields.items():
+        setattr(message, name, value)
+    message.save(update_fields=["status", "next_attempt_at", "updated_at", *fields])
+    _deliver_on_commit(message.pk, countdown=delay)
+
+
+def _fail(message: Message, *, code: int | None, title: str, details: str) -> None:
+    message.status = Message.Status.FAILED
+    message.failed_at = timezone.now()
+    message.error_code = code
+    message.error_title = title[:300]
+    message.error_details = details[:5000]
+    message.save(update_fields=["status", "failed_at", "error_code", "error_title", "error_details", "updated_at"])
+    logger.warning("message failed", extra={"message_id": message.pk, "code": code, "title": title})
+
+
+def message_deliver(*, message_id: int) -> None:
+    """Send one queued message to Graph, once. Safe to call any number of times."""
+    now = timezone.now()
+    claimed = (
+        Message.objects.filter(pk=message_id, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(status=Message.Status.SENDING, claimed_at=now, updated_at=now)
+    )
+    if claimed != 1:
+        return
+    message = Message.objects.select_related("channel", "contact").get(pk=message_id)
+    channel = message.channel
+
+    # Keep a conversation's messages in order: an earlier one still on its way goes first.
+    if Message.objects.filter(
+        conversation_id=message.conversation_id,
+        direction=Message.Direction.OUTBOUND,
+        status__in=_OPEN_STATES,
+        pk__lt=message.pk,
+    ).exists():
+        _requeue(message, delay=0.5)
+        return
+    rate = channel.throughput_mps or settings.WHATSAPP_DEFAULT_MPS
+    wait = token_bucket_take(f"mps:{channel.phone_number_id}", rate=rate, capacity=rate)
+    if wait > 0:
+        _requeue(message, delay=wait)
+        return
+    if channel.status != Channel.Status.ACTIVE:
+        _fail(
+            message,
+            code=None,
+            title="Channel unavailable",
+            details=channel.status_reason or channel.get_status_display(),
+        )
+        return
+
+    try:
+        payload = _payload_for(message)
+    except PayloadInvalid as exc:
+        _fail(message, code=exc.code, title="Rejected before sending", details=str(exc))
+        return
+    Message.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1)
+    message.attempts += 1
+    try:
+        response = graph_client_for_channel(channel).message_send(channel.phone_number_id, payload)
+    except graph_errors.GraphOutcomeUnknown as exc:
+        _outcome_unknown(message, reason=str(exc))
+    except graph_errors.GraphError as exc:
+        _graph_error_handle(message, exc)
+    else:
+        message_wamid_record(message_id=message.pk, wamid=wamid_from_response(response))
+
+
+def _outcome_unknown(message: Message, *, reason: str) -> None:
+    message.status = Message.Status.UNKNOWN
+    message.next_attempt_at = timezone.now() + timedelta(seconds=settings.WHATSAPP_UNKNOWN_OUTCOME_GRACE_SECONDS)
+    message.error_details = reason[:5000]
+    message.save(update_fields=["status", "next_attempt_at", "error_details", "updated_at"])
+    logger.warning("send outcome unknown", extra={"message_id": message.pk, "reason": reason})
+
+
+def _graph_error_handle(message: Message, exc: graph_errors.GraphError) -> None:
+    kind = exc.kind
+    if kind == graph_errors.PAIR_RATE_LIMIT and message.pair_rate_hits < MAX_PAIR_RATE_RETRIES:
+        # Only this recipient waits (4^x seconds); other conversations keep flowing.
+        delay = graph_errors.pair_rate_limit_delay(message.pair_rate_hits)
+        _requeue(message, delay=delay * settings.WHATSAPP_RETRY_DELAY_SCALE, pair_rate_hits=message.pair_rate_hits + 1)
+        return
+    retryable = kind == graph_errors.RETRYABLE or (kind == graph_errors.RETRY_ONCE and message.attempts < 2)
+    if retryable and message.attempts <= settings.GRAPH_MAX_RETRIES:
+        delay = graph_errors.retry_delay(message.attempts - 1) * settings.WHATSAPP_RETRY_DELAY_SCALE
+        logger.info("send retried", extra={"message_id": message.pk, "code": exc.code, "delay": delay})
+        _requeue(message, delay=delay)
+        return
+    if kind == graph_errors.AUTH:
+        channel_flag_needs_reconnection(
+            channel_id=message.channel_id,
+            reason=f"WhatsApp refused the access token ({exc.code}: {exc.details or exc.title}). "
+            "Reconnect the channel.",
+        )
+    _fail(message, code=exc.code, title=exc.title or "Send failed", details=exc.details or str(exc))
+
+
+@transaction.atomic
+def message_wamid_record(*, message_id: int, wamid: str) -> Message:
+    """Store the wamid Meta gave the message, then apply any status that arrived before it."""
+    message = Message.objects.select_for_update().get(pk=message_id)
+    message.wamid = wamid
+    if message.status in (Message.Status.SENDING, Message.Status.QUEUED, Message.Status.UNKNOWN):
+        message.status = Message.Status.ACCEPTED
+    message.error_details = "" if message.status == Message.Status.ACCEPTED else message.error_details
+    message.save(update_fields=["wamid", "status", "error_details", "updated_at"])
+    StatusReceipt.objects.filter(channel_id=message.channel_id, wamid=wamid, message__isnull=True).update(
+        message=message
+    )
+    return message_status_fold(message)
+
+
+def outbox_sweep() -> dict[str, int]:
+    """Re-enqueue what the broker lost, settle sends whose worker died, resend unknown outcomes once."""
+    now = timezone.now()
+    counts = {"requeued": 0, "unknown": 0, "resent": 0, "gave_up": 0}
+    stale = now - timedelta(seconds=settings.WHATSAPP_OUTBOX_STALE_SECONDS)
+    due = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED, updated_at__lte=stale
+    ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    for message_id in due.values_list("pk", flat=True)[:5000]:
+        _deliver_on_commit(message_id)
+        counts["requeued"] += 1
+
+    lease_expired = now - timedelta(seconds=settings.WHATSAPP_SENDING_LEASE_SECONDS)
+    for message in Message.objects.filter(status=Message.Status.SENDING, claimed_at__lte=lease_expired)[:1000]:
+        # The worker died during the call: the request may or may not have reached Meta.
+        if Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+            status=Message.Status.UNKNOWN,
+            next_attempt_at=now + timedelta(seconds=settings.WHATSAPP_UNKNOWN_OUTCOME_GRACE_SECONDS),
+            error_details="The worker stopped while sending; waiting for a status webhook before resending.",
+        ):
+            counts["unknown"] += 1
+
+    for message in Message.objects.filter(
+        status=Message.Status.UNKNOWN, wamid__isnull=True, next_attempt_at__lte=now
+    ).select_related("channel")[:1000]:
+        if message.possible_duplicate:
+            if Message.objects.filter(pk=message.pk, status=Message.Status.UNKNOWN).update(
+                status=Message.Status.FAILED,
+                failed_at=now,
+                error_title="Delivery outcome unknown",
+                error_details="Resent once after a lost answer and the answer was lost again; not resent a third time.",
+            ):
+                counts["gave_up"] += 1
+            continue
+        if Message.objects.filter(pk=message.pk, status=Message.Status.UNKNOWN).update(
+            status=Message.Status.QUEUED, next_attempt_at=None, possible_duplicate=True, updated_at=now
+        ):
+            logger.warning("resending a message whose outcome stayed unknown", extra={"message_id": message.pk})
+            _deliver_on_commit(message.pk)
+            counts["resent"] += 1
+    return counts

@@ -1,0 +1,136 @@
+"""Turning a stored webhook POST into contacts, messages, statuses and channel updates."""
+
+import json
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from channels_app.models import Channel, WebhookEvent
+from channels_app.selectors import channel_for_phone_number_id, channels_for_waba
+from channels_app.services import (
+    channel_account_update_apply,
+    channel_phone_quality_apply,
+    template_event_apply,
+    webhook_event_finish,
+)
+from channels_app.whatsapp import webhooks as wire
+from messaging_app.models import Contact
+from messaging_app.services.inbound import inbound_message_record
+from messaging_app.services.statuses import status_update_apply
+
+logger = logging.getLogger(__name__)
+
+_TEMPLATE_FIELDS = {"message_template_status_update", "template_category_update", "message_template_quality_update"}
+
+
+def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
+    """Process one stored webhook. Idempotent: storing is keyed on wamid and (wamid, status).
+
+    Each item is applied in its own savepoint, so one bad item is reported without losing
+    the rest of a batch; the event is then marked failed and can be reprocessed.
+    """
+    with transaction.atomic():
+        event = (
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .select_related("channel")
+            .filter(pk=event_id, state=WebhookEvent.State.PENDING)
+            .first()
+        )
+        if event is None:
+            return None
+        event.attempts += 1
+        event.save(update_fields=["attempts"])
+        try:
+            body = json.loads(bytes(event.body))
+        except (ValueError, UnicodeDecodeError) as exc:
+            webhook_event_finish(event=event, error=f"The body is not JSON: {exc}")
+            return event
+        errors: list[str] = []
+        kinds: list[str] = []
+        for item in wire.webhook_items(body):
+            kinds.append(type(item).__name__)
+            try:
+                with transaction.atomic():
+                    _item_apply(event, item)
+            except Exception as exc:  # reported on the event; the other items still count
+                logger.exception("webhook item failed", extra={"webhook_event_id": event.pk})
+                errors.append(f"{type(item).__name__}: {type(exc).__name__}: {exc}")
+        summary = ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
+        webhook_event_finish(event=event, error="\n".join(errors), summary=summary)
+        return event
+
+
+def _channel_for(event: WebhookEvent, phone_number_id: str) -> Channel | None:
+    if event.channel_id:
+        # A channel's own webhook URL: only its own number's events belong here.
+        return event.channel if event.channel.phone_number_id in ("", phone_number_id) else None
+    return channel_for_phone_number_id(phone_number_id=phone_number_id)
+
+
+def _item_apply(event: WebhookEvent, item) -> None:
+    if isinstance(item, wire.InboundMessage):
+        channel = _channel_for(event, item.phone_number_id)
+        if channel is None:
+            raise LookupError(f"no channel has phone_number_id {item.phone_number_id}")
+        inbound_message_record(channel=channel, item=item)
+    elif isinstance(item, wire.StatusUpdate):
+        channel = _channel_for(event, item.phone_number_id)
+        if channel is None:
+            raise LookupError(f"no channel has phone_number_id {item.phone_number_id}")
+        status_update_apply(channel=channel, item=item)
+    elif isinstance(item, wire.UserPreference):
+        channel = _channel_for(event, item.phone_number_id)
+        if channel is not None and item.category == "marketing_messages":
+            opted_out = str(item.value).lower() == "stop"
+            identities = [("wa_id", item.wa_id), ("user_id", item.user_id)]
+            for field, value in identities:
+                if value:
+                    Contact.objects.filter(channel=channel, **{field: value}).update(marketing_opt_out=opted_out)
+    elif isinstance(item, wire.ValueErrors):
+        logger.warning(
+            "WhatsApp reported errors", extra={"errors": item.errors, "phone_number_id": item.phone_number_id}
+        )
+    elif isinstance(item, wire.FieldEvent):
+        _field_event_apply(event, item)
+    else:
+        logger.info("unknown webhook content kept", extra={"webhook_event_id": event.pk})
+
+
+def _field_event_apply(event: WebhookEvent, item) -> None:
+    channels = [event.channel] if event.channel_id else list(channels_for_waba(waba_id=item.waba_id))
+    if item.field in _TEMPLATE_FIELDS:
+        for workspace_id in {c.workspace_id for c in channels}:
+            template_event_apply(workspace_id=workspace_id, waba_id=item.waba_id, field=item.field, value=item.value)
+    elif item.field == "phone_number_quality_update":
+        display = "".join(ch for ch in str(item.value.get("display_phone_number", "")) if ch.isdigit())
+        for channel in channels:
+            if not display or "".join(ch for ch in channel.display_phone_number if ch.isdigit()) == display:
+                channel_phone_quality_apply(channel=channel, value=item.value)
+    elif item.field == "account_update":
+        for channel in channels:
+            channel_account_update_apply(channel=channel, value=item.value)
+    else:
+        logger.info("webhook field kept without a handler", extra={"field": item.field, "webhook_event_id": event.pk})
+
+
+def webhook_event_reprocess(*, event_id: int) -> WebhookEvent | None:
+    """Put a failed event back in line (the console's "reprocess" action)."""
+    updated = WebhookEvent.objects.filter(pk=event_id, state=WebhookEvent.State.FAILED).update(
+        state=WebhookEvent.State.PENDING, error=""
+    )
+    if updated:
+        from messaging_app import tasks
+
+        transaction.on_commit(lambda: tasks.webhook_event_process.delay(event_id))
+    return WebhookEvent.objects.filter(pk=event_id).first()
+
+
+def webhook_events_pending_stale(*, older_than_seconds: int = 60) -> list[int]:
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING, received_at__lte=cutoff).values_list(
+            "pk", flat=True
+        )[:5000]
+    )

@@ -1,0 +1,54 @@
+"""Celery tasks: each loads ids and calls a service. Names are explicit and stable."""
+
+import logging
+
+from celery import shared_task
+
+from messaging_app.services import downstream, media, outbound, webhooks
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="messaging.webhook_event_process", ignore_result=True)
+def webhook_event_process(event_id: int) -> None:
+    webhooks.webhook_event_process(event_id=event_id)
+
+
+@shared_task(name="messaging.webhook_events_sweep", ignore_result=True)
+def webhook_events_sweep() -> None:
+    for event_id in webhooks.webhook_events_pending_stale():
+        webhook_event_process.delay(event_id)
+
+
+@shared_task(name="messaging.message_deliver", ignore_result=True)
+def message_deliver(message_id: int) -> None:
+    outbound.message_deliver(message_id=message_id)
+
+
+@shared_task(name="messaging.outbox_sweep", ignore_result=True)
+def outbox_sweep() -> None:
+    counts = outbound.outbox_sweep()
+    if any(counts.values()):
+        logger.info("outbox swept", extra=counts)
+
+
+@shared_task(name="messaging.inbound_media_fetch", bind=True, ignore_result=True, max_retries=6)
+def inbound_media_fetch(self, message_id: int) -> None:
+    try:
+        media.inbound_media_fetch(message_id=message_id)
+    except media.MediaFetchRetry as exc:
+        if self.request.retries >= self.max_retries:
+            media.inbound_media_fail(message_id=message_id, reason=f"Gave up after {self.max_retries} retries: {exc}")
+            return
+        raise self.retry(countdown=min(600, 5 * 2**self.request.retries)) from exc
+
+
+@shared_task(name="messaging.inbound_media_sweep", ignore_result=True)
+def inbound_media_sweep() -> None:
+    for message_id in media.inbound_media_pending_stale():
+        inbound_media_fetch.delay(message_id)
+
+
+@shared_task(name="messaging.conversation_inbound_handle", ignore_result=True)
+def conversation_inbound_handle(conversation_id: int) -> None:
+    downstream.conversation_inbound_handle(conversation_id=conversation_id)
