@@ -19,6 +19,19 @@ def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / f"{name}.json").read_bytes()
 
 
+def fixture_now(name: str) -> bytes:
+    """The fixture with its messages timestamped now, so the customer-service window is open."""
+    import json
+    import time
+
+    body = json.loads(fixture_bytes(name))
+    for entry in body["entry"]:
+        for change in entry["changes"]:
+            for message in change["value"].get("messages", []):
+                message["timestamp"] = str(int(time.time()))
+    return json.dumps(body).encode()
+
+
 def signature(body: bytes, secret: str = APP_SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
