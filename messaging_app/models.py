@@ -215,3 +215,20 @@ class StatusReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.wamid} {self.status}"
+
+
+class MediaUpload(models.Model):
+    """A file uploaded to a channel's Graph media store, so the same bytes are uploaded once."""
+
+    channel = models.ForeignKey("channels_app.Channel", on_delete=models.CASCADE, related_name="media_uploads")
+    sha256 = models.CharField(max_length=64)
+    media_id = models.CharField(max_length=64)
+    mime_type = models.CharField(max_length=128)
+    size = models.PositiveBigIntegerField()
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "sha256"], name="media_upload_unique_content")]
+
+    def __str__(self) -> str:
+        return f"{self.media_id} ({self.mime_type})"

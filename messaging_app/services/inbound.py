@@ -83,7 +83,7 @@ def _message_insert(
                 message_type=item.message_type,
                 content=item.content or {},
                 wamid=item.wamid,
-                timestamp=item.timestamp,
+                timestamp=item.timestamp or timezone.now(),
                 context=context,
                 context_wamid=context_wamid,
                 reply_to=reply_to,

@@ -22,7 +22,8 @@ from channels_app.whatsapp.client import wamid_from_response
 from channels_app.whatsapp.payloads import PayloadInvalid, message_payload
 from messaging_app.errors import ChannelUnavailable, MessageRejected, WindowClosed
 from messaging_app.models import Conversation, Message, StatusReceipt
-from messaging_app.services.inbound import window_open
+from messaging_app.services.inbound import MEDIA_TYPES, window_open
+from messaging_app.services.media_outbound import media_upload_once, outbound_media_prepare, outbound_media_store
 from messaging_app.services.statuses import message_status_fold
 from whatsapp_platform.ratelimit import token_bucket_take
 
@@ -34,11 +35,19 @@ _OPEN_STATES = (Message.Status.QUEUED, Message.Status.SENDING)
 MAX_PAIR_RATE_RETRIES = 6
 
 
+def _needs_upload(message: Message) -> bool:
+    content = message.content or {}
+    return message.message_type in MEDIA_TYPES and not content.get("id") and not content.get("link")
+
+
 def _payload_for(message: Message) -> dict:
     contact = message.contact
+    content = message.content
+    if _needs_upload(message):
+        content = {**content, "id": "pending-upload"}  # validated now; the real id comes from the upload
     return message_payload(
         message_type=message.message_type,
-        content=message.content,
+        content=content,
         reply_to_wamid=message.context_wamid or None,
         biz_opaque_callback_data=str(message.public_id),
         **contact.send_address,
@@ -54,9 +63,15 @@ def message_send(
     sender_user=None,
     sender_agent=None,
     reply_to: Message | None = None,
+    media_file: tuple[bytes, str, str] | None = None,
 ) -> Message:
     """Queue a message to the conversation's contact. Every WhatsApp rule is checked here,
-    before any row is written or any network call is made."""
+    before any row is written or any network call is made.
+
+    `media_file` is (bytes, filename, mime type) for an upload; the message type then comes
+    from the file (converted when WhatsApp would refuse its format) and `content` holds the
+    caption / filename / voice flag.
+    """
     channel = conversation.channel
     if channel.status != Channel.Status.ACTIVE:
         raise ChannelUnavailable(
@@ -76,6 +91,18 @@ def message_send(
             + listed,
             field="type",
         )
+    prepared = None
+    if media_file is not None:
+        data, filename, mime_type = media_file
+        prepared = outbound_media_prepare(
+            content=data, filename=filename, mime_type=mime_type, as_sticker=message_type == "sticker"
+        )
+        message_type = prepared.kind
+        content = dict(content or {})
+        if message_type == "document":
+            content.setdefault("filename", prepared.filename)
+        if message_type in ("audio", "sticker"):
+            content.pop("caption", None)
     message = Message(
         workspace_id=conversation.workspace_id,
         channel=channel,
@@ -97,6 +124,8 @@ def message_send(
     except PayloadInvalid as exc:
         raise MessageRejected(str(exc), field=exc.field) from None
     with transaction.atomic():
+        if prepared is not None:
+            outbound_media_store(message=message, prepared=prepared)
         message.save()
         Conversation.objects.filter(pk=conversation.pk).update(
             last_message_at=message.timestamp, updated_at=timezone.now()
@@ -172,17 +201,21 @@ def message_deliver(*, message_id: int) -> None:
         )
         return
 
-    try:
-        payload = _payload_for(message)
-    except PayloadInvalid as exc:
-        _fail(message, code=exc.code, title="Rejected before sending", details=str(exc))
-        return
     Message.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1)
     message.attempts += 1
     try:
+        if _needs_upload(message):
+            message.content = {**message.content, "id": media_upload_once(message=message)}
+            message.save(update_fields=["content", "updated_at"])
+        payload = _payload_for(message)
         response = graph_client_for_channel(channel).message_send(channel.phone_number_id, payload)
+    except PayloadInvalid as exc:
+        _fail(message, code=exc.code, title="Rejected before sending", details=str(exc))
     except graph_errors.GraphOutcomeUnknown as exc:
-        _outcome_unknown(message, reason=str(exc))
+        if _needs_upload(message):  # a lost upload answer costs only a second upload
+            _requeue(message, delay=graph_errors.retry_delay(0) * settings.WHATSAPP_RETRY_DELAY_SCALE)
+        else:
+            _outcome_unknown(message, reason=str(exc))
     except graph_errors.GraphError as exc:
         _graph_error_handle(message, exc)
     else:

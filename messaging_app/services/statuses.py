@@ -11,6 +11,7 @@ import logging
 import uuid
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from channels_app.models import Channel
 from channels_app.whatsapp.webhooks import StatusUpdate
@@ -39,7 +40,7 @@ def status_update_apply(*, channel: Channel, item: StatusUpdate) -> StatusReceip
                 channel=channel,
                 wamid=item.wamid,
                 status=status,
-                timestamp=item.timestamp,
+                timestamp=item.timestamp or timezone.now(),
                 errors=list(item.errors or []),
                 pricing=item.pricing,
                 biz_opaque_callback_data=(item.biz_opaque_callback_data or "")[:512],

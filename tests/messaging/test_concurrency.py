@@ -21,7 +21,10 @@ STATUS_FIXTURES = ["status_sent", "status_delivered", "status_read", "status_fai
 
 def _post(raw: bytes) -> int:
     response = Client().post(
-        "/webhooks/whatsapp/", data=raw, content_type="application/json", headers={"X-Hub-Signature-256": signature(raw)}
+        "/webhooks/whatsapp/",
+        data=raw,
+        content_type="application/json",
+        headers={"X-Hub-Signature-256": signature(raw)},
     )
     return response.status_code
 
@@ -87,7 +90,14 @@ def test_all_24_arrival_orders_of_sent_delivered_read_failed_end_in_the_same_sta
             deliver(_status_body(name, wamid))
         message.refresh_from_db()
         outcomes.add(
-            (message.status, message.sent_at, message.delivered_at, message.read_at, message.failed_at, message.error_code)
+            (
+                message.status,
+                message.sent_at,
+                message.delivered_at,
+                message.read_at,
+                message.failed_at,
+                message.error_code,
+            )
         )
     assert len(outcomes) == 1
     status, sent_at, delivered_at, read_at, failed_at, code = outcomes.pop()
