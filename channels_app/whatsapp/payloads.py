@@ -899,7 +899,7 @@ MEDIA_RULES: dict[str, MediaRule] = {
 }
 
 
-def _normalise_mime(mime_type: str) -> str:
+def mime_normalise(mime_type: str) -> str:
     main, _, params = mime_type.strip().lower().partition(";")
     if main.strip() == "audio/ogg":
         codecs = dict(
@@ -919,7 +919,7 @@ def media_check(kind: str, mime_type: str, size: int, *, animated: bool = False)
     if rule is None:
         raise PayloadInvalid(f"media kind {_show(kind)} is not one of {', '.join(MEDIA_RULES)}", field="type",
                              value=kind, limit=list(MEDIA_RULES), code=CODE_MEDIA_UNSUPPORTED)
-    normalised = _normalise_mime(mime_type or "")
+    normalised = mime_normalise(mime_type or "")
     if normalised not in rule.mime_types:
         accepted = ", ".join(rule.mime_types)
         note = f" ({rule.note})" if rule.note else ""

@@ -19,21 +19,26 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     if not messages:
         return []
     conversation = Conversation.objects.select_related("channel", "contact", "assigned_agent").get(pk=conversation_id)
-    _mark_read(conversation, messages[-1])
-    if conversation.state == Conversation.State.AGENT and conversation.assigned_agent_id:
+    agent_replies = conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
+    _mark_read(conversation, messages[-1], typing=agent_replies)
+    if agent_replies:
         from agents_app.services import agent_turn_run  # agents build on messaging, not the other way
 
         agent_turn_run(conversation=conversation, messages=messages)
     return messages
 
 
-def _mark_read(conversation: Conversation, latest: Message) -> None:
-    """Blue ticks for the customer: marking the latest message read marks the earlier ones too."""
+def _mark_read(conversation: Conversation, latest: Message, *, typing: bool) -> None:
+    """Blue ticks for the customer: marking the latest message read marks the earlier ones too.
+
+    With `typing`, WhatsApp also shows "typing…" until the reply arrives (or 25 s pass), so
+    it is only asked for when an agent is about to answer.
+    """
     if not latest.wamid:
         return
     try:
         graph_client_for_channel(conversation.channel).message_mark_read(
-            conversation.channel.phone_number_id, latest.wamid
+            conversation.channel.phone_number_id, latest.wamid, typing=typing
         )
     except graph_errors.GraphError as exc:  # a missing read receipt is cosmetic; the turn goes on
         logger.warning("mark as read failed", extra={"message_id": latest.pk, "error": str(exc)})

@@ -16,31 +16,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels_app.services import graph_client_for_channel
-from channels_app.whatsapp.payloads import PayloadInvalid, media_check
+from channels_app.whatsapp.payloads import MEDIA_RULES, PayloadInvalid, media_check, mime_normalise
 from messaging_app.errors import MessageRejected
 from messaging_app.models import MediaUpload, Message
 
 logger = logging.getLogger(__name__)
 
-ACCEPTED = {
-    "image": ("image/jpeg", "image/png"),
-    "video": ("video/mp4", "video/3gpp"),
-    "audio": ("audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"),
-    "sticker": ("image/webp",),
-    "document": (
-        "text/plain",
-        "application/pdf",
-        "application/msword",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.ms-excel",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.ms-powerpoint",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    ),
-}
+# What WhatsApp accepts per kind (reference §6); the one table lives with the wire format.
+ACCEPTED = {kind: rule.mime_types for kind, rule in MEDIA_RULES.items()}
 _PILLOW_CONVERTIBLE = {"image/gif", "image/webp", "image/heic", "image/heif", "image/bmp", "image/tiff"}
 _FFMPEG_VIDEO = {"video/quicktime", "video/webm", "video/x-matroska", "video/x-msvideo"}
-_FFMPEG_AUDIO = {"audio/webm", "audio/wav", "audio/x-wav", "audio/flac", "audio/x-m4a"}
+_FFMPEG_AUDIO = {"audio/ogg", "audio/webm", "audio/wav", "audio/x-wav", "audio/flac", "audio/x-m4a"}
 # Upload ids live 30 days at Meta; re-upload a day early.
 UPLOAD_REUSE_DAYS = 29
 FFMPEG_TIMEOUT_SECONDS = 120
@@ -55,7 +41,7 @@ class PreparedMedia:
 
 
 def _base(mime_type: str) -> str:
-    return (mime_type or "").split(";")[0].strip().lower()
+    return mime_normalise(mime_type or "")
 
 
 def _refuse(mime_type: str, kind: str | None = None) -> MessageRejected:
@@ -104,7 +90,7 @@ def _ffmpeg_convert(content: bytes, filename: str, *, target: str) -> tuple[byte
             ".mp4",
         )
     else:
-        args, mime, suffix = ["-vn", "-ac", "1", "-c:a", "libopus", "-b:a", "32k"], "audio/ogg", ".ogg"
+        args, mime, suffix = ["-vn", "-ac", "1", "-c:a", "libopus", "-b:a", "32k"], "audio/ogg; codecs=opus", ".ogg"
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / f"in{Path(filename).suffix or '.bin'}"
         target_path = Path(folder) / f"out{suffix}"
