@@ -146,23 +146,39 @@ def _deliver_on_commit(message_id: int, countdown: float = 0) -> None:
     transaction.on_commit(enqueue)
 
 
+def _leave_sending(message: Message, **fields) -> bool:
+    """Move a message out of `sending`, unless a status webhook settled it meanwhile.
+
+    The webhook can win the race: Meta (or the emulator) may report `sent` before the send
+    call's own answer arrives, or instead of an answer that timed out.
+    """
+    fields["updated_at"] = timezone.now()
+    moved = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(**fields) == 1
+    if moved:
+        for name, value in fields.items():
+            setattr(message, name, value)
+    else:
+        logger.info("send settled by a status webhook first", extra={"message_id": message.pk})
+    return moved
+
+
 def _requeue(message: Message, *, delay: float, **fields) -> None:
-    message.status = Message.Status.QUEUED
-    message.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-    for name, value in fields.items():
-        setattr(message, name, value)
-    message.save(update_fields=["status", "next_attempt_at", "updated_at", *fields])
-    _deliver_on_commit(message.pk, countdown=delay)
+    if _leave_sending(
+        message, status=Message.Status.QUEUED, next_attempt_at=timezone.now() + timedelta(seconds=delay), **fields
+    ):
+        _deliver_on_commit(message.pk, countdown=delay)
 
 
 def _fail(message: Message, *, code: int | None, title: str, details: str) -> None:
-    message.status = Message.Status.FAILED
-    message.failed_at = timezone.now()
-    message.error_code = code
-    message.error_title = title[:300]
-    message.error_details = details[:5000]
-    message.save(update_fields=["status", "failed_at", "error_code", "error_title", "error_details", "updated_at"])
-    logger.warning("message failed", extra={"message_id": message.pk, "code": code, "title": title})
+    if _leave_sending(
+        message,
+        status=Message.Status.FAILED,
+        failed_at=timezone.now(),
+        error_code=code,
+        error_title=title[:300],
+        error_details=details[:5000],
+    ):
+        logger.warning("message failed", extra={"message_id": message.pk, "code": code, "title": title})
 
 
 def message_deliver(*, message_id: int) -> None:
@@ -206,7 +222,7 @@ def message_deliver(*, message_id: int) -> None:
     try:
         if _needs_upload(message):
             message.content = {**message.content, "id": media_upload_once(message=message)}
-            message.save(update_fields=["content", "updated_at"])
+            Message.objects.filter(pk=message.pk).update(content=message.content)
         payload = _payload_for(message)
         response = graph_client_for_channel(channel).message_send(channel.phone_number_id, payload)
     except PayloadInvalid as exc:
@@ -223,11 +239,13 @@ def message_deliver(*, message_id: int) -> None:
 
 
 def _outcome_unknown(message: Message, *, reason: str) -> None:
-    message.status = Message.Status.UNKNOWN
-    message.next_attempt_at = timezone.now() + timedelta(seconds=settings.WHATSAPP_UNKNOWN_OUTCOME_GRACE_SECONDS)
-    message.error_details = reason[:5000]
-    message.save(update_fields=["status", "next_attempt_at", "error_details", "updated_at"])
-    logger.warning("send outcome unknown", extra={"message_id": message.pk, "reason": reason})
+    if _leave_sending(
+        message,
+        status=Message.Status.UNKNOWN,
+        next_attempt_at=timezone.now() + timedelta(seconds=settings.WHATSAPP_UNKNOWN_OUTCOME_GRACE_SECONDS),
+        error_details=reason[:5000],
+    ):
+        logger.warning("send outcome unknown", extra={"message_id": message.pk, "reason": reason})
 
 
 def _graph_error_handle(message: Message, exc: graph_errors.GraphError) -> None:
