@@ -4,6 +4,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from whatsapp_platform.ratelimit import local_buckets_clear
+
 
 @pytest.fixture(autouse=True)
 def _no_internet_graph(settings):
@@ -14,8 +16,9 @@ def _no_internet_graph(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    # Rate-limit counters live in the cache; each test starts with none.
+    # Rate-limit counters live in the cache (and, without Redis, in-process); each test starts with none.
     cache.clear()
+    local_buckets_clear()
     yield
 
 

@@ -56,3 +56,9 @@ def token_bucket_take(key: str, *, rate: float, capacity: float, tokens: float =
             return 0.0
         _local_buckets[key] = (available, now)
         return (tokens - available) / rate
+
+
+def local_buckets_clear() -> None:
+    """Forget the in-process buckets (tests start each case with full buckets)."""
+    with _local_lock:
+        _local_buckets.clear()

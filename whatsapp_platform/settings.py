@@ -370,6 +370,9 @@ WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=4 * 1024 * 1024)
 # Messages per second per business number (Meta's default throughput is 80).
 WHATSAPP_DEFAULT_MPS = env.int("WHATSAPP_DEFAULT_MPS", default=80)
+# Messages one customer may receive in a burst before sends to them are spaced 6 s apart
+# (Meta's pair rate limit allows short bursts, then about one message per 6 s).
+WHATSAPP_PAIR_BURST = env.int("WHATSAPP_PAIR_BURST", default=20)
 # A send whose answer was lost waits this long for a status webhook before it is resent once.
 WHATSAPP_UNKNOWN_OUTCOME_GRACE_SECONDS = env.int("WHATSAPP_UNKNOWN_OUTCOME_GRACE_SECONDS", default=600)
 # A row claimed for sending longer than this belongs to a worker that died.

@@ -203,8 +203,15 @@ def message_deliver(*, message_id: int) -> None:
     ).exists():
         _requeue(message, delay=0.5)
         return
-    rate = channel.throughput_mps or settings.WHATSAPP_DEFAULT_MPS
-    wait = token_bucket_take(f"mps:{channel.phone_number_id}", rate=rate, capacity=rate)
+    # Under the pair rate limit (about one message per 6 s to one user, with bursts) and
+    # under the number's throughput; both buckets are shared by every worker through Redis.
+    recipient = message.contact.wa_id or message.contact.user_id
+    wait = token_bucket_take(
+        f"pair:{channel.phone_number_id}:{recipient}", rate=1 / 6, capacity=settings.WHATSAPP_PAIR_BURST
+    )
+    if wait <= 0:
+        rate = channel.throughput_mps or settings.WHATSAPP_DEFAULT_MPS
+        wait = token_bucket_take(f"mps:{channel.phone_number_id}", rate=rate, capacity=rate)
     if wait > 0:
         _requeue(message, delay=wait)
         return

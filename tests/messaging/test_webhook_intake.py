@@ -123,3 +123,22 @@ def test_a_new_customer_becomes_a_contact_and_a_conversation(deliver, channel):
     assert (contact.wa_id, contact.user_id, contact.profile_name) == (CUSTOMER_WA_ID, CUSTOMER_BSUID, "Sheena Nelson")
     conversation = Conversation.objects.get()
     assert conversation.contact == contact and conversation.last_inbound_at is not None
+
+
+def _text_at(wamid: str, body: str, timestamp: int) -> bytes:
+    raw = json.loads(fixture_bytes("text"))
+    message = raw["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.update(id=wamid, timestamp=str(timestamp), text={"body": body})
+    return json.dumps(raw).encode()
+
+
+def test_messages_whose_webhooks_race_are_handled_in_the_customers_order(deliver, channel):
+    from messaging_app.services.downstream import conversation_inbound_handle
+
+    deliver(_text_at("wamid.second", "second", 1764000100))
+    deliver(_text_at("wamid.first", "first", 1764000050))
+
+    handled = conversation_inbound_handle(conversation_id=Conversation.objects.get().pk)
+
+    assert [m.content["body"] for m in handled] == ["first", "second"]
+    assert conversation_inbound_handle(conversation_id=Conversation.objects.get().pk) == []  # taken once
