@@ -105,6 +105,21 @@ if WHATSAPP_EMULATOR_ENABLED:
     if IS_PRODUCTION:
         raise ImproperlyConfigured("WHATSAPP_EMULATOR_ENABLED cannot be on with PLATFORM_ENV=production.")
     INSTALLED_APPS.append("cloudapi_emulator")
+    # Optional emulator knobs; unset ones take cloudapi_emulator/conf.py's defaults.
+    for _name, _reader in {
+        "STATUS_DELAYS": env.json,
+        "TEMPLATE_REVIEW_SECONDS": env.float,
+        "MEDIA_URL_TTL_SECONDS": env.float,
+        "WEBHOOK_MAX_ATTEMPTS": env.int,
+        "WEBHOOK_RETRY_BASE_SECONDS": env.float,
+        "WEBHOOK_RETRY_MAX_SECONDS": env.float,
+        "WEBHOOK_TIMEOUT_SECONDS": env.float,
+        "WEBHOOK_CLAIM_SECONDS": env.float,
+        "SERVICE_WINDOW_SECONDS": env.int,
+        "CONTROL_TOKEN": env.str,
+    }.items():
+        if f"WHATSAPP_EMULATOR_{_name}" in env.ENVIRON:
+            globals()[f"WHATSAPP_EMULATOR_{_name}"] = _reader(f"WHATSAPP_EMULATOR_{_name}")
 
 MIDDLEWARE = [
     "whatsapp_platform.observability.RequestIdMiddleware",

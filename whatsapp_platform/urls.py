@@ -64,3 +64,8 @@ urlpatterns = [
 
 if settings.WHATSAPP_EMULATOR_ENABLED:
     urlpatterns.insert(0, path("emulator/", include("cloudapi_emulator.urls")))
+    # The sandbox phone: a console page, so it lives under the workspace's URLs.
+    urlpatterns.insert(
+        0,
+        path("w/<slug:workspace_slug>/channels/<uuid:channel_id>/sandbox/", include("cloudapi_emulator.sandbox_urls")),
+    )

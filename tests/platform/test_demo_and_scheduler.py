@@ -62,3 +62,18 @@ def test_the_configured_services_are_the_ones_in_use_never_a_fallback():
     assert connection.vendor == expected_vendor
     expected_cache = "RedisCache" if os.environ.get("REDIS_URL") else "FileBasedCache"
     assert settings.CACHES["default"]["BACKEND"].endswith(expected_cache)
+
+
+def test_the_demo_has_a_sandbox_channel_wired_to_the_emulator_with_the_agent_assigned(capsys):
+    from channels_app.models import Channel
+    from cloudapi_emulator.models import PhoneNumber
+
+    _seed(capsys)
+    out = _seed(capsys)  # twice: still one channel, one emulated number
+    channel = Channel.objects.get(workspace__slug="demo-shop", provider=Channel.Provider.SANDBOX)
+    assert channel.status == Channel.Status.ACTIVE
+    assert channel.agent.name == "Assistant"
+    number = PhoneNumber.objects.get(phone_number_id=channel.phone_number_id)
+    assert number.webhook_url.endswith(f"/webhooks/whatsapp/{channel.public_id}/")
+    assert number.access_token == channel.access_token
+    assert "Sandbox channel" in out

@@ -7,10 +7,12 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from agents_app.services import agent_default_ensure
+from channels_app.models import Channel
 from workspaces_app.models import Membership, Role, User, Workspace
 from workspaces_app.services import membership_set, workspace_create
 
 DEMO_EMAIL = "owner@demo.shop"
+SANDBOX_NUMBER = "+1 555 010 0100"
 DEMO_WORKSPACE_SLUG = "demo-shop"
 PASSWORD_FILE = settings.LOCAL_DIR / "demo-login.txt"
 
@@ -44,8 +46,14 @@ class Command(BaseCommand):
             workspace = workspace_create(name="Demo Shop", owner=user, slug=DEMO_WORKSPACE_SLUG)
         elif not Membership.objects.filter(workspace=workspace, user=user).exists():
             membership_set(workspace=workspace, user=user, role=Role.OWNER)
-        agent_default_ensure(workspace=workspace)
+        agent = agent_default_ensure(workspace=workspace)
+        sandbox = self._sandbox_channel_ensure(workspace, agent) if settings.WHATSAPP_EMULATOR_ENABLED else None
 
+        if sandbox is not None:
+            self.stdout.write(
+                f"  Sandbox channel: {sandbox.display_phone_number}, answered by '{agent.name}'. "
+                f"Chat as a customer at {settings.SITE_URL}/w/{workspace.slug}/channels/{sandbox.public_id}/sandbox/"
+            )
         shown = password or "(unchanged; run `python manage.py seed_demo --reset-password` for a new one)"
         self.stdout.write(
             "\n"
@@ -55,3 +63,35 @@ class Command(BaseCommand):
             f"  │ password: {shown}\n"
             "  └──────────────────────────────────────────────────────────\n"
         )
+
+    def _sandbox_channel_ensure(self, workspace, agent):
+        """A channel wired to the local Cloud API emulator, so the demo needs no Meta account."""
+        from cloudapi_emulator.services import sandbox_number_provision  # dev tooling only
+
+        channel = Channel.objects.filter(workspace=workspace, provider=Channel.Provider.SANDBOX, name="Sandbox").first()
+        if channel is None:
+            channel = Channel(
+                workspace=workspace,
+                name="Sandbox",
+                provider=Channel.Provider.SANDBOX,
+                access_token=secrets.token_urlsafe(24),
+                app_secret=secrets.token_urlsafe(24),
+                verify_token=secrets.token_urlsafe(16),
+            )
+            channel.save()
+        number = sandbox_number_provision(
+            display_phone_number=SANDBOX_NUMBER,
+            verified_name=workspace.name,
+            access_token=channel.access_token,
+            app_secret=channel.app_secret,
+            webhook_url=f"{settings.SITE_URL}/webhooks/whatsapp/{channel.public_id}/",
+        )
+        channel.phone_number_id = number.phone_number_id
+        channel.waba_id = number.waba_id
+        channel.display_phone_number = SANDBOX_NUMBER
+        channel.verified_name = workspace.name
+        channel.status = Channel.Status.ACTIVE
+        channel.status_reason = ""
+        channel.agent = channel.agent or agent
+        channel.save()
+        return channel
