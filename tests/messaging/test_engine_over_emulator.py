@@ -316,3 +316,71 @@ def test_inbound_media_with_an_expired_url_is_fetched_again(sandbox):
         lambda: Message.objects.filter(message_type="document").exclude(media_state="pending").first()
     )
     assert document.media_state == "stored"
+
+
+# --- one test per emulator fault type: the platform's reaction ------------------------------
+
+
+def test_added_latency_only_slows_the_send(sandbox):
+    sandbox.emulator.fault(endpoint="messages", count=1, latency_ms=300)
+    message = settled(send(sandbox, "text", {"body": "Slow but sure"}), "sent", "delivered", "read")
+    assert message.attempts == 1
+
+
+def _swept_until(message: Message, *statuses: str) -> Message:
+    """Wait like production does: the periodic sweeper re-enqueues rows whose back-off has passed."""
+
+    def done():
+        outbox_sweep()
+        return Message.objects.filter(pk=message.pk, status__in=statuses).first()
+
+    return wait_until(done, timeout=20, interval=0.2)
+
+
+def test_a_throughput_limit_answers_130429_and_the_excess_is_retried_after_back_off(sandbox, settings):
+    settings.WHATSAPP_RETRY_DELAY_SCALE = 0.3
+    settings.WHATSAPP_OUTBOX_STALE_SECONDS = 0
+    sandbox.emulator.throughput_limit(sandbox.number, 1)
+    first = send(sandbox, "text", {"body": "one"})
+    second = send(sandbox, "text", {"body": "two"})
+    for message in (first, second):
+        _swept_until(message, "sent", "delivered", "read")
+    second.refresh_from_db()
+    assert second.attempts >= 2 or first.attempts >= 2
+    bodies = [b["text"]["body"] for b in sandbox.emulator.requests_received(sandbox.number.phone_number_id)[-2:]]
+    assert bodies == ["one", "two"]
+
+
+def test_the_pair_rate_limit_setting_answers_131056_and_the_recipient_is_retried(sandbox, settings):
+    settings.WHATSAPP_RETRY_DELAY_SCALE = 0.3
+    settings.WHATSAPP_OUTBOX_STALE_SECONDS = 0
+    sandbox.emulator.pair_rate_limit(sandbox.number, 0.5)
+    first = send(sandbox, "text", {"body": "first"})
+    second = send(sandbox, "text", {"body": "second"})
+    settled(first, "sent", "delivered", "read")
+    second = _swept_until(second, "sent", "delivered", "read")
+    assert second.pair_rate_hits >= 1
+    # Retried only after the pair window; never sent twice.
+    bodies = [b.get("text", {}).get("body") for b in sandbox.emulator.requests_received(sandbox.number.phone_number_id)]
+    assert bodies.count("second") == 1
+
+
+def test_duplicated_and_reordered_status_webhooks_end_in_the_same_state(sandbox):
+    from messaging_app.models import StatusReceipt
+
+    sandbox.emulator.webhook_mode(sandbox.number, duplicate=True, out_of_order=True)
+    message = settled(send(sandbox, "text", {"body": "Twice, shuffled"}), "read")
+    assert StatusReceipt.objects.filter(wamid=message.wamid).count() == 3
+    assert message.sent_at <= message.delivered_at <= message.read_at
+
+
+def test_a_skipped_delivered_status_still_records_a_delivery_time(sandbox):
+    sandbox.emulator.webhook_mode(sandbox.number, skip_delivered=True)
+    message = settled(send(sandbox, "text", {"body": "Read at once"}), "read")
+    assert message.delivered_at == message.read_at
+
+
+def test_an_asynchronous_failure_code_is_recorded_with_metas_reason(sandbox):
+    sandbox.emulator.webhook_mode(sandbox.number, fail_code=131049)
+    message = settled(send(sandbox, "text", {"body": "Marketing-ish"}), "failed")
+    assert message.error_code == 131049 and message.error_title
