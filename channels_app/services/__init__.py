@@ -1,0 +1,20 @@
+"""Writes for channels, by topic. Import from here."""
+
+from channels_app.services.channels import (
+    channel_account_update_apply,
+    channel_flag_needs_reconnection,
+    channel_phone_quality_apply,
+    graph_client_for_channel,
+)
+from channels_app.services.templates import template_event_apply
+from channels_app.services.webhook_ledger import webhook_event_finish, webhook_event_receive
+
+__all__ = [
+    "channel_account_update_apply",
+    "channel_flag_needs_reconnection",
+    "channel_phone_quality_apply",
+    "graph_client_for_channel",
+    "template_event_apply",
+    "webhook_event_finish",
+    "webhook_event_receive",
+]
