@@ -39,6 +39,25 @@ class Channel(models.Model):
     agent = models.ForeignKey(
         "agents_app.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="channels"
     )
+
+    class Connection(models.TextChoices):
+        NONE = "", "Not connected"
+        EMBEDDED_SIGNUP = "embedded_signup", "Login with Facebook"
+        MANUAL = "manual", "Credentials entered by hand"
+        SANDBOX = "sandbox", "Sandbox"
+
+    connection = models.CharField(max_length=20, choices=Connection.choices, default="", blank=True)
+    # None means the token never expires (debug_token's expires_at = 0).
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    webhook_subscribed = models.BooleanField(default=False)
+    name_status = models.CharField(max_length=32, blank=True)
+    phone_status = models.CharField(max_length=32, blank=True)
+    throughput_level = models.CharField(max_length=32, blank=True)
+    last_webhook_at = models.DateTimeField(null=True, blank=True)
+    # Why staff should look at this channel (token expiring, quality red...); empty when healthy.
+    attention_reason = models.TextField(blank=True)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -54,6 +73,22 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ChannelSetupEvent(models.Model):
+    """One step of connecting a channel, as staff see it on the configuration page."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="setup_events")
+    step = models.CharField(max_length=40)
+    ok = models.BooleanField()
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.step} ({'ok' if self.ok else 'failed'})"
 
 
 class WebhookEvent(models.Model):

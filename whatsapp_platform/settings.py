@@ -380,6 +380,14 @@ META_APP_ID = env.str("META_APP_ID", default="")
 META_APP_SECRET = env.str("META_APP_SECRET", default="")
 META_LOGIN_CONFIG_ID = env.str("META_LOGIN_CONFIG_ID", default="")
 WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
+# Without a real Meta app, the emulator plays Meta's app too (dev and tests only), so Login
+# with Facebook, the shared webhook and template events all work locally.
+EMULATOR_META_APP_ID = "1000000000000001"
+if WHATSAPP_EMULATOR_ENABLED and not META_APP_ID:
+    META_APP_ID = EMULATOR_META_APP_ID
+    META_APP_SECRET = META_APP_SECRET or "emulator-app-secret"
+    META_LOGIN_CONFIG_ID = META_LOGIN_CONFIG_ID or "emulator-login-config"
+    WHATSAPP_VERIFY_TOKEN = WHATSAPP_VERIFY_TOKEN or "emulator-verify-token"
 # Meta sends up to 3 MB per webhook POST; Django's 2.5 MB default would answer 400 and
 # Meta would retry for 7 days. Other requests keep a sane cap too.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=4 * 1024 * 1024)

@@ -11,21 +11,22 @@ from channels_app.whatsapp.client import GraphClient, graph_client_for
 logger = logging.getLogger(__name__)
 
 
-
-def graph_client_for_channel(channel: Channel) -> GraphClient:
-    """The Graph client for a channel: Meta for real numbers, the local emulator for sandbox ones."""
-    base_url = (
-        settings.WHATSAPP_EMULATOR_GRAPH_URL
-        if channel.provider == Channel.Provider.SANDBOX
-        else settings.GRAPH_API_BASE_URL
-    )
+def graph_client(*, base_url: str, access_token: str) -> GraphClient:
+    """A Graph client with the platform's version and timeouts."""
     return graph_client_for(
         base_url=base_url,
         version=settings.GRAPH_API_VERSION,
-        access_token=channel.access_token,
+        access_token=access_token,
         connect_timeout=settings.GRAPH_CONNECT_TIMEOUT,
         read_timeout=settings.GRAPH_READ_TIMEOUT,
     )
+
+
+def graph_client_for_channel(channel: Channel) -> GraphClient:
+    """The Graph client for a channel: Meta for real numbers, the local emulator for sandbox ones."""
+    sandbox = channel.provider == Channel.Provider.SANDBOX
+    base_url = settings.WHATSAPP_EMULATOR_GRAPH_URL if sandbox else settings.GRAPH_API_BASE_URL
+    return graph_client(base_url=base_url, access_token=channel.access_token)
 
 
 def channel_flag_needs_reconnection(*, channel_id: int, reason: str) -> None:
@@ -68,5 +69,3 @@ def channel_account_update_apply(*, channel: Channel, value: dict) -> None:
         Channel.objects.filter(pk=channel.pk, status=Channel.Status.NEEDS_RECONNECTION).update(
             status=Channel.Status.ACTIVE, status_reason=""
         )
-
-

@@ -154,8 +154,16 @@ class GraphClient:
         where = f"{method} {_loggable(url)}"
         try:
             response = self.session.request(
-                method, url, params=params, json=json, data=data, files=files, headers=headers,
-                timeout=self.timeout, stream=stream, allow_redirects=method == "GET",
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                files=files,
+                headers=headers,
+                timeout=self.timeout,
+                stream=stream,
+                allow_redirects=method == "GET",
             )
         except requests.ConnectTimeout as exc:
             logger.warning("Graph %s: connect timeout", where)
@@ -181,7 +189,12 @@ class GraphClient:
         error = graph_error_from_response(response.status_code, body)
         logger.warning(
             "Graph %s: HTTP %s code=%s kind=%s fbtrace_id=%s: %s",
-            where, response.status_code, error.code, error.kind.value, error.fbtrace_id, error.title,
+            where,
+            response.status_code,
+            error.code,
+            error.kind.value,
+            error.fbtrace_id,
+            error.title,
         )
         response.close()
         raise error
@@ -196,10 +209,15 @@ class GraphClient:
         if not isinstance(body, dict):
             detail = response.text[:200]
             if method == "POST":
-                raise GraphOutcomeUnknown(http_status=response.status_code, title="Graph answered 2xx without JSON",
-                                          details=detail)
-            raise GraphError(http_status=response.status_code, title="Graph answered 2xx without JSON",
-                             details=detail, kind=RETRYABLE)
+                raise GraphOutcomeUnknown(
+                    http_status=response.status_code, title="Graph answered 2xx without JSON", details=detail
+                )
+            raise GraphError(
+                http_status=response.status_code,
+                title="Graph answered 2xx without JSON",
+                details=detail,
+                kind=RETRYABLE,
+            )
         return body
 
     def _idempotent(self, call: Callable[[], T], *, what: str) -> T:
@@ -252,7 +270,8 @@ class GraphClient:
     def media_upload(self, phone_number_id: str, *, content: bytes, mime_type: str, filename: str) -> str:
         """Upload a file for sending; returns the media id (valid 30 days)."""
         resp = self._post(
-            _path_part(phone_number_id), "media",
+            _path_part(phone_number_id),
+            "media",
             data={"messaging_product": "whatsapp", "type": mime_type},
             files={"file": (filename, content, mime_type)},
         )
@@ -283,8 +302,13 @@ class GraphClient:
                 response = self._send("GET", url, stream=True)
             except GraphError as error:
                 if error.http_status == 404:
-                    raise MediaUrlExpired(http_status=404, code=error.code, title="Media URL expired or not found",
-                                          details=error.details, fbtrace_id=error.fbtrace_id)
+                    raise MediaUrlExpired(
+                        http_status=404,
+                        code=error.code,
+                        title="Media URL expired or not found",
+                        details=error.details,
+                        fbtrace_id=error.fbtrace_id,
+                    )
                 raise
             with response:
                 content_type = response.headers.get("Content-Type", "application/octet-stream")
@@ -334,8 +358,12 @@ class GraphClient:
         """`{id, status, category}`. The name is checked locally first."""
         name = definition.get("name")
         if not isinstance(name, str) or not TEMPLATE_NAME_RE.fullmatch(name):
-            raise PayloadInvalid(f"template name {name!r} may only hold lowercase letters, digits and _ (≤512)",
-                                 field="name", value=name, limit="[a-z0-9_]{1,512}")
+            raise PayloadInvalid(
+                f"template name {name!r} may only hold lowercase letters, digits and _ (≤512)",
+                field="name",
+                value=name,
+                limit="[a-z0-9_]{1,512}",
+            )
         return self._post(_path_part(waba_id), "message_templates", json=definition)
 
     def template_delete(self, waba_id: str, *, name: str, hsm_id: str | None = None) -> None:
@@ -381,8 +409,12 @@ class GraphClient:
     def phone_number_register(self, phone_number_id: str, *, pin: str) -> None:
         """Register a number for Cloud API. At most 10 register calls per 72 h: don't loop on failure."""
         if not isinstance(pin, str) or not re.fullmatch(r"\d{6}", pin):
-            raise PayloadInvalid("two-step verification PIN must be exactly 6 digits", field="pin",
-                                 value="******" if isinstance(pin, str) else pin, limit="6 digits")
+            raise PayloadInvalid(
+                "two-step verification PIN must be exactly 6 digits",
+                field="pin",
+                value="******" if isinstance(pin, str) else pin,
+                limit="6 digits",
+            )
         self._post(_path_part(phone_number_id), "register", json={"messaging_product": "whatsapp", "pin": pin})
 
     def subscribed_apps_list(self, waba_id: str) -> list[dict]:
@@ -395,16 +427,26 @@ class GraphClient:
         body: dict[str, str] = {}
         if override_callback_uri is not None or verify_token is not None:
             if not override_callback_uri or not verify_token:
-                raise PayloadInvalid("override_callback_uri and verify_token go together", field="verify_token",
-                                     value=None, limit="both or neither")
+                raise PayloadInvalid(
+                    "override_callback_uri and verify_token go together",
+                    field="verify_token",
+                    value=None,
+                    limit="both or neither",
+                )
             if len(override_callback_uri) > 200:
                 raise PayloadInvalid(
                     f"override_callback_uri is {len(override_callback_uri)} characters; WhatsApp allows 200",
-                    field="override_callback_uri", value=override_callback_uri, limit=200,
+                    field="override_callback_uri",
+                    value=override_callback_uri,
+                    limit=200,
                 )
             if not override_callback_uri.startswith("https://"):
-                raise PayloadInvalid("override_callback_uri must be an https URL (self-signed TLS is refused)",
-                                     field="override_callback_uri", value=override_callback_uri, limit="https")
+                raise PayloadInvalid(
+                    "override_callback_uri must be an https URL (self-signed TLS is refused)",
+                    field="override_callback_uri",
+                    value=override_callback_uri,
+                    limit="https",
+                )
             body = {"override_callback_uri": override_callback_uri, "verify_token": verify_token}
         self._post(_path_part(waba_id), "subscribed_apps", json=body)
 

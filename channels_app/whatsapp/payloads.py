@@ -89,8 +89,13 @@ def _plural(n: int, word: str) -> str:
 
 def _dict(value: Any, path: str, label: str) -> dict:
     if not isinstance(value, dict):
-        raise PayloadInvalid(f"{label} must be an object, not {_show(value)}", field=path, value=value,
-                             limit="object", code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"{label} must be an object, not {_show(value)}",
+            field=path,
+            value=value,
+            limit="object",
+            code=CODE_INVALID_VALUE,
+        )
     return value
 
 
@@ -99,38 +104,60 @@ def _no_extra_keys(obj: dict, allowed: set[str] | frozenset[str], path: str, lab
     if extra:
         raise PayloadInvalid(
             f"{label} has unsupported field {extra[0]!r}; WhatsApp accepts {', '.join(sorted(allowed))}",
-            field=f"{path}.{extra[0]}" if path else extra[0], value=extra[0], limit=sorted(allowed),
+            field=f"{path}.{extra[0]}" if path else extra[0],
+            value=extra[0],
+            limit=sorted(allowed),
             code=CODE_INVALID_PARAMETER,
         )
 
 
 def _text(
-    obj: dict, key: str, path: str, label: str, *, limit: int | None, required: bool = True,
+    obj: dict,
+    key: str,
+    path: str,
+    label: str,
+    *,
+    limit: int | None,
+    required: bool = True,
     strip_rule: bool = False,
 ) -> str | None:
     """A string field: present (if required), non-empty, within `limit` characters."""
     where = f"{path}.{key}" if path else key
     if key not in obj or obj[key] is None:
         if required:
-            raise PayloadInvalid(f"{label} is missing; WhatsApp requires it", field=where, limit="required",
-                                 code=CODE_MISSING_PARAMETER)
+            raise PayloadInvalid(
+                f"{label} is missing; WhatsApp requires it", field=where, limit="required", code=CODE_MISSING_PARAMETER
+            )
         return None
     value = obj[key]
     if not isinstance(value, str):
-        raise PayloadInvalid(f"{label} must be text, not {_show(value)}", field=where, value=value, limit="text",
-                             code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"{label} must be text, not {_show(value)}", field=where, value=value, limit="text", code=CODE_INVALID_VALUE
+        )
     if not value.strip():
-        raise PayloadInvalid(f"{label} is empty; WhatsApp requires at least 1 character", field=where, value=value,
-                             limit=1, code=CODE_MISSING_PARAMETER)
+        raise PayloadInvalid(
+            f"{label} is empty; WhatsApp requires at least 1 character",
+            field=where,
+            value=value,
+            limit=1,
+            code=CODE_MISSING_PARAMETER,
+        )
     if limit is not None and len(value) > limit:
         raise PayloadInvalid(
             f"{label} {_show(value)} is {_plural(len(value), 'character')}; WhatsApp allows {limit}",
-            field=where, value=value, limit=limit, code=CODE_INVALID_PARAMETER,
+            field=where,
+            value=value,
+            limit=limit,
+            code=CODE_INVALID_PARAMETER,
         )
     if strip_rule and value != value.strip():
-        raise PayloadInvalid(f"{label} {_show(value)} starts or ends with a space; WhatsApp does not allow that",
-                             field=where, value=value, limit="no leading or trailing spaces",
-                             code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"{label} {_show(value)} starts or ends with a space; WhatsApp does not allow that",
+            field=where,
+            value=value,
+            limit="no leading or trailing spaces",
+            code=CODE_INVALID_VALUE,
+        )
     return value
 
 
@@ -138,34 +165,68 @@ def _list(obj: dict, key: str, path: str, label: str, *, minimum: int, maximum: 
     where = f"{path}.{key}" if path else key
     value = obj.get(key)
     if value is None:
-        raise PayloadInvalid(f"{label} is missing; WhatsApp requires at least {_plural(minimum, unit)}",
-                             field=where, limit=minimum, code=CODE_MISSING_PARAMETER)
+        raise PayloadInvalid(
+            f"{label} is missing; WhatsApp requires at least {_plural(minimum, unit)}",
+            field=where,
+            limit=minimum,
+            code=CODE_MISSING_PARAMETER,
+        )
     if not isinstance(value, list):
-        raise PayloadInvalid(f"{label} must be a list, not {_show(value)}", field=where, value=value, limit="list",
-                             code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"{label} must be a list, not {_show(value)}",
+            field=where,
+            value=value,
+            limit="list",
+            code=CODE_INVALID_VALUE,
+        )
     if len(value) < minimum:
-        raise PayloadInvalid(f"{label} has {_plural(len(value), unit)}; WhatsApp requires at least {minimum}",
-                             field=where, value=len(value), limit=minimum, code=CODE_MISSING_PARAMETER)
+        raise PayloadInvalid(
+            f"{label} has {_plural(len(value), unit)}; WhatsApp requires at least {minimum}",
+            field=where,
+            value=len(value),
+            limit=minimum,
+            code=CODE_MISSING_PARAMETER,
+        )
     if maximum is not None and len(value) > maximum:
-        raise PayloadInvalid(f"{label} has {_plural(len(value), unit)}; WhatsApp allows {maximum}",
-                             field=where, value=len(value), limit=maximum, code=CODE_INVALID_PARAMETER)
+        raise PayloadInvalid(
+            f"{label} has {_plural(len(value), unit)}; WhatsApp allows {maximum}",
+            field=where,
+            value=len(value),
+            limit=maximum,
+            code=CODE_INVALID_PARAMETER,
+        )
     return value
 
 
 def _bool(obj: dict, key: str, path: str, label: str) -> None:
     if key in obj and not isinstance(obj[key], bool):
-        raise PayloadInvalid(f"{label} must be true or false, not {_show(obj[key])}", field=f"{path}.{key}",
-                             value=obj[key], limit="boolean", code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"{label} must be true or false, not {_show(obj[key])}",
+            field=f"{path}.{key}",
+            value=obj[key],
+            limit="boolean",
+            code=CODE_INVALID_VALUE,
+        )
 
 
 def _http_url(value: str, where: str, label: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
-        raise PayloadInvalid(f"{label} {_show(value)} is not an http(s) URL", field=where, value=value,
-                             limit="http(s) URL", code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"{label} {_show(value)} is not an http(s) URL",
+            field=where,
+            value=value,
+            limit="http(s) URL",
+            code=CODE_INVALID_VALUE,
+        )
     if len(value) > URL_MAX:
-        raise PayloadInvalid(f"{label} is {_plural(len(value), 'character')}; WhatsApp allows {URL_MAX}",
-                             field=where, value=value, limit=URL_MAX, code=CODE_INVALID_PARAMETER)
+        raise PayloadInvalid(
+            f"{label} is {_plural(len(value), 'character')}; WhatsApp allows {URL_MAX}",
+            field=where,
+            value=value,
+            limit=URL_MAX,
+            code=CODE_INVALID_PARAMETER,
+        )
 
 
 def _unique(values: list[tuple[str, str]], label: str) -> None:
@@ -174,8 +235,13 @@ def _unique(values: list[tuple[str, str]], label: str) -> None:
     for where, text in values:
         key = text.strip().casefold()
         if key in seen:
-            raise PayloadInvalid(f"{label} {_show(text)} is used twice; WhatsApp requires each to be unique",
-                                 field=where, value=text, limit="unique", code=CODE_INVALID_VALUE)
+            raise PayloadInvalid(
+                f"{label} {_show(text)} is used twice; WhatsApp requires each to be unique",
+                field=where,
+                value=text,
+                limit="unique",
+                code=CODE_INVALID_VALUE,
+            )
         seen[key] = where
 
 
@@ -195,23 +261,34 @@ def _media_object(obj: Any, kind: str, path: str, *, allowed: set[str] | None = 
     allowed = _MEDIA_FIELDS[kind] if allowed is None else allowed
     for key in ("caption", "filename", "voice"):
         if key in obj and key not in allowed:
-            raise PayloadInvalid(f"{kind} cannot carry a {key}; WhatsApp ignores or refuses it here",
-                                 field=f"{path}.{key}", value=obj[key], limit=f"no {key} on {kind}",
-                                 code=CODE_INVALID_PARAMETER)
+            raise PayloadInvalid(
+                f"{kind} cannot carry a {key}; WhatsApp ignores or refuses it here",
+                field=f"{path}.{key}",
+                value=obj[key],
+                limit=f"no {key} on {kind}",
+                code=CODE_INVALID_PARAMETER,
+            )
     _no_extra_keys(obj, allowed, path, kind)
     has_id = obj.get("id") not in (None, "")
     has_link = obj.get("link") not in (None, "")
     if has_id == has_link:
         raise PayloadInvalid(
             f"{kind} needs exactly one of id or link; it has {'both' if has_id else 'neither'}",
-            field=f"{path}.id", value={k: obj.get(k) for k in ("id", "link")}, limit="exactly one of id, link",
+            field=f"{path}.id",
+            value={k: obj.get(k) for k in ("id", "link")},
+            limit="exactly one of id, link",
             code=CODE_MISSING_PARAMETER if not has_id else CODE_INVALID_PARAMETER,
         )
     if has_id:
         media_id = obj["id"]
         if not isinstance(media_id, str | int) or isinstance(media_id, bool) or not str(media_id).strip():
-            raise PayloadInvalid(f"{kind} id {_show(media_id)} is not a media id", field=f"{path}.id",
-                                 value=media_id, limit="media id", code=CODE_INVALID_VALUE)
+            raise PayloadInvalid(
+                f"{kind} id {_show(media_id)} is not a media id",
+                field=f"{path}.id",
+                value=media_id,
+                limit="media id",
+                code=CODE_INVALID_VALUE,
+            )
     else:
         link = _text(obj, "link", path, f"{kind} link", limit=None)
         _http_url(link, f"{path}.link", f"{kind} link")
@@ -232,8 +309,12 @@ def _validate_text(content: dict, path: str) -> None:
 def _coordinate(obj: dict, key: str, path: str, bound: float) -> None:
     where = f"{path}.{key}"
     if key not in obj or obj[key] in (None, ""):
-        raise PayloadInvalid(f"location {key} is missing; WhatsApp requires it", field=where, limit="required",
-                             code=CODE_MISSING_PARAMETER)
+        raise PayloadInvalid(
+            f"location {key} is missing; WhatsApp requires it",
+            field=where,
+            limit="required",
+            code=CODE_MISSING_PARAMETER,
+        )
     raw = obj[key]
     number: float | None = None
     if isinstance(raw, int | float) and not isinstance(raw, bool):
@@ -244,11 +325,21 @@ def _coordinate(obj: dict, key: str, path: str, bound: float) -> None:
         except ValueError:
             number = None
     if number is None or not math.isfinite(number):
-        raise PayloadInvalid(f"location {key} {_show(raw)} is not a number", field=where, value=raw,
-                             limit="decimal degrees", code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"location {key} {_show(raw)} is not a number",
+            field=where,
+            value=raw,
+            limit="decimal degrees",
+            code=CODE_INVALID_VALUE,
+        )
     if not -bound <= number <= bound:
-        raise PayloadInvalid(f"location {key} {number} is out of range; WhatsApp allows -{bound:g} to {bound:g}",
-                             field=where, value=raw, limit=bound, code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"location {key} {number} is out of range; WhatsApp allows -{bound:g} to {bound:g}",
+            field=where,
+            value=raw,
+            limit=bound,
+            code=CODE_INVALID_VALUE,
+        )
 
 
 def _validate_location(content: dict, path: str) -> None:
@@ -271,15 +362,26 @@ def _contact_cards(content: Any) -> list:
 
 
 def _validate_contacts(content: Any, path: str) -> None:
-    cards = _list({"contacts": _contact_cards(content)}, "contacts", "", "message", minimum=1,
-                  maximum=CONTACTS_MAX, unit="contact")
+    cards = _list(
+        {"contacts": _contact_cards(content)},
+        "contacts",
+        "",
+        "message",
+        minimum=1,
+        maximum=CONTACTS_MAX,
+        unit="contact",
+    )
     for i, card in enumerate(cards):
         where = f"{path}[{i}]"
         card = _dict(card, where, "contact")
         _no_extra_keys(card, _CONTACT_FIELDS, where, "contact")
         if "name" not in card:
-            raise PayloadInvalid("contact name is missing; WhatsApp requires name.formatted_name",
-                                 field=f"{where}.name.formatted_name", limit="required", code=CODE_MISSING_PARAMETER)
+            raise PayloadInvalid(
+                "contact name is missing; WhatsApp requires name.formatted_name",
+                field=f"{where}.name.formatted_name",
+                limit="required",
+                code=CODE_MISSING_PARAMETER,
+            )
         name = _dict(card["name"], f"{where}.name", "contact name")
         _no_extra_keys(name, _CONTACT_NAME_FIELDS, f"{where}.name", "contact name")
         _text(name, "formatted_name", f"{where}.name", "contact formatted_name", limit=None)
@@ -296,15 +398,23 @@ def _validate_contacts(content: Any, path: str) -> None:
         if "birthday" in card and not (
             isinstance(card["birthday"], str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", card["birthday"])
         ):
-            raise PayloadInvalid(f"contact birthday {_show(card['birthday'])} is not YYYY-MM-DD",
-                                 field=f"{where}.birthday", value=card["birthday"], limit="YYYY-MM-DD",
-                                 code=CODE_INVALID_VALUE)
+            raise PayloadInvalid(
+                f"contact birthday {_show(card['birthday'])} is not YYYY-MM-DD",
+                field=f"{where}.birthday",
+                value=card["birthday"],
+                limit="YYYY-MM-DD",
+                code=CODE_INVALID_VALUE,
+            )
 
 
 def _body_and_footer(content: dict, path: str) -> None:
     if "body" not in content:
-        raise PayloadInvalid("interactive body is missing; WhatsApp requires body.text", field=f"{path}.body.text",
-                             limit="required", code=CODE_MISSING_PARAMETER)
+        raise PayloadInvalid(
+            "interactive body is missing; WhatsApp requires body.text",
+            field=f"{path}.body.text",
+            limit="required",
+            code=CODE_MISSING_PARAMETER,
+        )
     body = _dict(content["body"], f"{path}.body", "interactive body")
     _no_extra_keys(body, {"text"}, f"{path}.body", "interactive body")
     _text(body, "text", f"{path}.body", "body text", limit=INTERACTIVE_BODY_MAX)
@@ -322,15 +432,24 @@ def _header(content: dict, path: str, *, media_allowed: bool) -> None:
     kinds = ("text", "image", "video", "document") if media_allowed else ("text",)
     kind = header.get("type")
     if kind not in kinds:
-        raise PayloadInvalid(f"header type {_show(kind)} is not allowed here; WhatsApp accepts {', '.join(kinds)}",
-                             field=f"{where}.type", value=kind, limit=list(kinds), code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"header type {_show(kind)} is not allowed here; WhatsApp accepts {', '.join(kinds)}",
+            field=f"{where}.type",
+            value=kind,
+            limit=list(kinds),
+            code=CODE_INVALID_VALUE,
+        )
     _no_extra_keys(header, {"type", kind}, where, "header")
     if kind == "text":
         _text(header, "text", where, "header text", limit=HEADER_TEXT_MAX)
     else:
         if kind not in header:
-            raise PayloadInvalid(f"{kind} header is missing its {kind} object", field=f"{where}.{kind}",
-                                 limit="required", code=CODE_MISSING_PARAMETER)
+            raise PayloadInvalid(
+                f"{kind} header is missing its {kind} object",
+                field=f"{where}.{kind}",
+                limit="required",
+                code=CODE_MISSING_PARAMETER,
+            )
         allowed = {"id", "link", "filename"} if kind == "document" else {"id", "link"}
         _media_object(header[kind], kind, f"{where}.{kind}", allowed=allowed)
 
@@ -338,22 +457,31 @@ def _header(content: dict, path: str, *, media_allowed: bool) -> None:
 def _validate_buttons(content: dict, path: str) -> None:
     action = _dict(content.get("action"), f"{path}.action", "interactive action")
     _no_extra_keys(action, {"buttons"}, f"{path}.action", "button action")
-    buttons = _list(action, "buttons", f"{path}.action", "message", minimum=1, maximum=BUTTONS_MAX,
-                    unit="button")
+    buttons = _list(action, "buttons", f"{path}.action", "message", minimum=1, maximum=BUTTONS_MAX, unit="button")
     ids, titles = [], []
     for i, button in enumerate(buttons):
         where = f"{path}.action.buttons[{i}]"
         button = _dict(button, where, "button")
         _no_extra_keys(button, {"type", "reply"}, where, "button")
         if button.get("type") != "reply":
-            raise PayloadInvalid(f"button type {_show(button.get('type'))} is not 'reply'", field=f"{where}.type",
-                                 value=button.get("type"), limit="reply", code=CODE_INVALID_VALUE)
+            raise PayloadInvalid(
+                f"button type {_show(button.get('type'))} is not 'reply'",
+                field=f"{where}.type",
+                value=button.get("type"),
+                limit="reply",
+                code=CODE_INVALID_VALUE,
+            )
         reply = _dict(button.get("reply"), f"{where}.reply", "button reply")
         _no_extra_keys(reply, {"id", "title"}, f"{where}.reply", "button reply")
-        ids.append((f"{where}.reply.id", _text(reply, "id", f"{where}.reply", "button id", limit=BUTTON_ID_MAX,
-                                               strip_rule=True)))
-        titles.append((f"{where}.reply.title", _text(reply, "title", f"{where}.reply", "button title",
-                                                     limit=BUTTON_TITLE_MAX)))
+        ids.append(
+            (
+                f"{where}.reply.id",
+                _text(reply, "id", f"{where}.reply", "button id", limit=BUTTON_ID_MAX, strip_rule=True),
+            )
+        )
+        titles.append(
+            (f"{where}.reply.title", _text(reply, "title", f"{where}.reply", "button title", limit=BUTTON_TITLE_MAX))
+        )
     _unique(ids, "button id")
     _unique(titles, "button title")
 
@@ -362,8 +490,7 @@ def _validate_list(content: dict, path: str) -> None:
     action = _dict(content.get("action"), f"{path}.action", "interactive action")
     _no_extra_keys(action, {"button", "sections"}, f"{path}.action", "list action")
     _text(action, "button", f"{path}.action", "list button label", limit=LIST_BUTTON_MAX)
-    sections = _list(action, "sections", f"{path}.action", "list", minimum=1, maximum=LIST_SECTIONS_MAX,
-                     unit="section")
+    sections = _list(action, "sections", f"{path}.action", "list", minimum=1, maximum=LIST_SECTIONS_MAX, unit="section")
     ids, titles, total = [], [], 0
     for i, section in enumerate(sections):
         where = f"{path}.action.sections[{i}]"
@@ -374,14 +501,18 @@ def _validate_list(content: dict, path: str) -> None:
         rows = _list(section, "rows", where, "list section", minimum=1, maximum=None, unit="row")
         total += len(rows)
         if total > LIST_ROWS_MAX:
-            raise PayloadInvalid(f"list has more than {LIST_ROWS_MAX} rows in total; WhatsApp allows {LIST_ROWS_MAX}",
-                                 field=f"{where}.rows", value=total, limit=LIST_ROWS_MAX, code=CODE_INVALID_PARAMETER)
+            raise PayloadInvalid(
+                f"list has more than {LIST_ROWS_MAX} rows in total; WhatsApp allows {LIST_ROWS_MAX}",
+                field=f"{where}.rows",
+                value=total,
+                limit=LIST_ROWS_MAX,
+                code=CODE_INVALID_PARAMETER,
+            )
         for j, row in enumerate(rows):
             row_path = f"{where}.rows[{j}]"
             row = _dict(row, row_path, "list row")
             _no_extra_keys(row, {"id", "title", "description"}, row_path, "list row")
-            ids.append((f"{row_path}.id", _text(row, "id", row_path, "row id", limit=LIST_ROW_ID_MAX,
-                                                strip_rule=True)))
+            ids.append((f"{row_path}.id", _text(row, "id", row_path, "row id", limit=LIST_ROW_ID_MAX, strip_rule=True)))
             titles.append((f"{row_path}.title", _text(row, "title", row_path, "row title", limit=LIST_ROW_TITLE_MAX)))
             _text(row, "description", row_path, "row description", limit=LIST_ROW_DESCRIPTION_MAX, required=False)
     _unique(ids, "row id")
@@ -392,9 +523,13 @@ def _validate_cta_url(content: dict, path: str) -> None:
     action = _dict(content.get("action"), f"{path}.action", "interactive action")
     _no_extra_keys(action, {"name", "parameters"}, f"{path}.action", "cta_url action")
     if action.get("name") != "cta_url":
-        raise PayloadInvalid(f"cta_url action name {_show(action.get('name'))} is not 'cta_url'",
-                             field=f"{path}.action.name", value=action.get("name"), limit="cta_url",
-                             code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"cta_url action name {_show(action.get('name'))} is not 'cta_url'",
+            field=f"{path}.action.name",
+            value=action.get("name"),
+            limit="cta_url",
+            code=CODE_INVALID_VALUE,
+        )
     params = _dict(action.get("parameters"), f"{path}.action.parameters", "cta_url parameters")
     _no_extra_keys(params, {"display_text", "url"}, f"{path}.action.parameters", "cta_url parameters")
     _text(params, "display_text", f"{path}.action.parameters", "button label", limit=CTA_DISPLAY_TEXT_MAX)
@@ -407,14 +542,21 @@ def _validate_interactive(content: dict, path: str) -> None:
     if kind not in INTERACTIVE_TYPES:
         raise PayloadInvalid(
             f"interactive type {_show(kind)} is not supported; this platform sends {', '.join(INTERACTIVE_TYPES)}",
-            field=f"{path}.type", value=kind, limit=list(INTERACTIVE_TYPES), code=CODE_INVALID_VALUE,
+            field=f"{path}.type",
+            value=kind,
+            limit=list(INTERACTIVE_TYPES),
+            code=CODE_INVALID_VALUE,
         )
     _no_extra_keys(content, {"type", "header", "body", "footer", "action"}, path, "interactive")
     _header(content, path, media_allowed=kind != "list")
     _body_and_footer(content, path)
     if "action" not in content:
-        raise PayloadInvalid("interactive action is missing; WhatsApp requires it", field=f"{path}.action",
-                             limit="required", code=CODE_MISSING_PARAMETER)
+        raise PayloadInvalid(
+            "interactive action is missing; WhatsApp requires it",
+            field=f"{path}.action",
+            limit="required",
+            code=CODE_MISSING_PARAMETER,
+        )
     {"button": _validate_buttons, "list": _validate_list, "cta_url": _validate_cta_url}[kind](content, path)
 
 
@@ -433,7 +575,10 @@ def _template_parameter(param: Any, where: str, component: str) -> None:
     if kind not in allowed:
         raise PayloadInvalid(
             f"{component} parameter type {_show(kind)} is not allowed; WhatsApp accepts {', '.join(allowed)}",
-            field=f"{where}.type", value=kind, limit=list(allowed), code=CODE_INVALID_VALUE,
+            field=f"{where}.type",
+            value=kind,
+            limit=list(allowed),
+            code=CODE_INVALID_VALUE,
         )
     if kind == "text":
         _no_extra_keys(param, {"type", "text", "parameter_name"}, where, "text parameter")
@@ -442,8 +587,12 @@ def _template_parameter(param: Any, where: str, component: str) -> None:
     elif kind in ("image", "video", "document"):
         _no_extra_keys(param, {"type", kind, "parameter_name"}, where, f"{kind} parameter")
         if kind not in param:
-            raise PayloadInvalid(f"{kind} parameter is missing its {kind} object", field=f"{where}.{kind}",
-                                 limit="required", code=CODE_MISSING_PARAMETER)
+            raise PayloadInvalid(
+                f"{kind} parameter is missing its {kind} object",
+                field=f"{where}.{kind}",
+                limit="required",
+                code=CODE_MISSING_PARAMETER,
+            )
         # Captions are not supported on template media.
         allowed_fields = {"id", "link", "filename"} if kind == "document" else {"id", "link"}
         _media_object(param[kind], kind, f"{where}.{kind}", allowed=allowed_fields)
@@ -453,9 +602,13 @@ def _template_parameter(param: Any, where: str, component: str) -> None:
         _text(currency, "code", f"{where}.currency", "currency code", limit=3)
         amount = currency.get("amount_1000")
         if not isinstance(amount, int) or isinstance(amount, bool):
-            raise PayloadInvalid(f"currency amount_1000 {_show(amount)} is not a whole number",
-                                 field=f"{where}.currency.amount_1000", value=amount, limit="integer",
-                                 code=CODE_INVALID_VALUE)
+            raise PayloadInvalid(
+                f"currency amount_1000 {_show(amount)} is not a whole number",
+                field=f"{where}.currency.amount_1000",
+                value=amount,
+                limit="integer",
+                code=CODE_INVALID_VALUE,
+            )
     elif kind == "date_time":
         date_time = _dict(param.get("date_time"), f"{where}.date_time", "date_time parameter")
         _text(date_time, "fallback_value", f"{where}.date_time", "date_time fallback_value", limit=None)
@@ -464,30 +617,46 @@ def _template_parameter(param: Any, where: str, component: str) -> None:
         _text(param, "payload", where, "button payload", limit=None)
     elif kind in ("action", "coupon_code", "location"):
         if kind not in param:
-            raise PayloadInvalid(f"{kind} parameter is missing its {kind} value", field=f"{where}.{kind}",
-                                 limit="required", code=CODE_MISSING_PARAMETER)
+            raise PayloadInvalid(
+                f"{kind} parameter is missing its {kind} value",
+                field=f"{where}.{kind}",
+                limit="required",
+                code=CODE_MISSING_PARAMETER,
+            )
 
 
 def _validate_template(content: dict, path: str) -> None:
     _no_extra_keys(content, {"name", "language", "components"}, path, "template")
     name = _text(content, "name", path, "template name", limit=TEMPLATE_NAME_MAX)
     if not TEMPLATE_NAME_RE.fullmatch(name):
-        raise PayloadInvalid(f"template name {_show(name)} may only hold lowercase letters, digits and _",
-                             field=f"{path}.name", value=name, limit="[a-z0-9_]", code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"template name {_show(name)} may only hold lowercase letters, digits and _",
+            field=f"{path}.name",
+            value=name,
+            limit="[a-z0-9_]",
+            code=CODE_INVALID_VALUE,
+        )
     if "language" not in content:
-        raise PayloadInvalid("template language is missing; WhatsApp requires language.code",
-                             field=f"{path}.language.code", limit="required", code=CODE_MISSING_PARAMETER)
+        raise PayloadInvalid(
+            "template language is missing; WhatsApp requires language.code",
+            field=f"{path}.language.code",
+            limit="required",
+            code=CODE_MISSING_PARAMETER,
+        )
     language = _dict(content["language"], f"{path}.language", "template language")
     _no_extra_keys(language, {"code", "policy"}, f"{path}.language", "template language")
     _text(language, "code", f"{path}.language", "template language code", limit=None)
     if "policy" in language and language["policy"] != "deterministic":
-        raise PayloadInvalid(f"template language policy {_show(language['policy'])} is not 'deterministic'",
-                             field=f"{path}.language.policy", value=language["policy"], limit="deterministic",
-                             code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"template language policy {_show(language['policy'])} is not 'deterministic'",
+            field=f"{path}.language.policy",
+            value=language["policy"],
+            limit="deterministic",
+            code=CODE_INVALID_VALUE,
+        )
     if "components" not in content:
         return
-    components = _list(content, "components", path, "template components", minimum=0, maximum=None,
-                       unit="component")
+    components = _list(content, "components", path, "template components", minimum=0, maximum=None, unit="component")
     indexes: list[tuple[str, str]] = []
     for i, component in enumerate(components):
         where = f"{path}.components[{i}]"
@@ -496,7 +665,10 @@ def _validate_template(content: dict, path: str) -> None:
         if kind not in _TEMPLATE_COMPONENT_TYPES:
             raise PayloadInvalid(
                 f"template component type {_show(kind)} is not one of {', '.join(_TEMPLATE_COMPONENT_TYPES)}",
-                field=f"{where}.type", value=kind, limit=list(_TEMPLATE_COMPONENT_TYPES), code=CODE_INVALID_VALUE,
+                field=f"{where}.type",
+                value=kind,
+                limit=list(_TEMPLATE_COMPONENT_TYPES),
+                code=CODE_INVALID_VALUE,
             )
         if kind == "button":
             _no_extra_keys(component, {"type", "sub_type", "index", "parameters"}, where, "button component")
@@ -504,29 +676,43 @@ def _validate_template(content: dict, path: str) -> None:
             if sub_type not in _TEMPLATE_BUTTON_SUB_TYPES:
                 raise PayloadInvalid(
                     f"button sub_type {_show(sub_type)} is not one of {', '.join(_TEMPLATE_BUTTON_SUB_TYPES)}",
-                    field=f"{where}.sub_type", value=sub_type, limit=list(_TEMPLATE_BUTTON_SUB_TYPES),
+                    field=f"{where}.sub_type",
+                    value=sub_type,
+                    limit=list(_TEMPLATE_BUTTON_SUB_TYPES),
                     code=CODE_INVALID_VALUE,
                 )
             index = component.get("index")
             if index is None:
-                raise PayloadInvalid("button component index is missing; WhatsApp requires it",
-                                     field=f"{where}.index", limit="required", code=CODE_MISSING_PARAMETER)
+                raise PayloadInvalid(
+                    "button component index is missing; WhatsApp requires it",
+                    field=f"{where}.index",
+                    limit="required",
+                    code=CODE_MISSING_PARAMETER,
+                )
             position_ok = not isinstance(index, bool) and re.fullmatch(r"\d{1,2}", str(index)) is not None
             if not position_ok or int(index) >= TEMPLATE_BUTTONS_MAX:
                 raise PayloadInvalid(
                     f"button component index {_show(index)} is not a position 0–{TEMPLATE_BUTTONS_MAX - 1}",
-                    field=f"{where}.index", value=index, limit=TEMPLATE_BUTTONS_MAX, code=CODE_INVALID_VALUE,
+                    field=f"{where}.index",
+                    value=index,
+                    limit=TEMPLATE_BUTTONS_MAX,
+                    code=CODE_INVALID_VALUE,
                 )
             indexes.append((f"{where}.index", str(int(index))))
         else:
             _no_extra_keys(component, {"type", "parameters"}, where, f"{kind} component")
         if "parameters" in component:
-            params = _list(component, "parameters", where, f"{kind} parameters", minimum=0, maximum=None,
-                           unit="parameter")
+            params = _list(
+                component, "parameters", where, f"{kind} parameters", minimum=0, maximum=None, unit="parameter"
+            )
             if kind == "header" and len(params) > 1:
-                raise PayloadInvalid(f"header component has {len(params)} parameters; WhatsApp allows 1",
-                                     field=f"{where}.parameters", value=len(params), limit=1,
-                                     code=CODE_INVALID_PARAMETER)
+                raise PayloadInvalid(
+                    f"header component has {len(params)} parameters; WhatsApp allows 1",
+                    field=f"{where}.parameters",
+                    value=len(params),
+                    limit=1,
+                    code=CODE_INVALID_PARAMETER,
+                )
             for j, param in enumerate(params):
                 _template_parameter(param, f"{where}.parameters[{j}]", kind)
     _unique(indexes, "button component index")
@@ -536,13 +722,22 @@ def _validate_reaction(content: dict, path: str) -> None:
     _no_extra_keys(content, {"message_id", "emoji"}, path, "reaction")
     _text(content, "message_id", path, "reaction message_id", limit=None)
     if "emoji" not in content:
-        raise PayloadInvalid('reaction emoji is missing; send "" to remove a reaction', field=f"{path}.emoji",
-                             limit="required", code=CODE_MISSING_PARAMETER)
+        raise PayloadInvalid(
+            'reaction emoji is missing; send "" to remove a reaction',
+            field=f"{path}.emoji",
+            limit="required",
+            code=CODE_MISSING_PARAMETER,
+        )
     emoji = content["emoji"]
     # "" removes a reaction (UNVERIFIED in current docs, but the common pattern).
     if not isinstance(emoji, str) or (emoji and (len(emoji) > 16 or re.search(r"[A-Za-z\s]", emoji))):
-        raise PayloadInvalid(f"reaction emoji {_show(emoji)} is not a single emoji", field=f"{path}.emoji",
-                             value=emoji, limit="one emoji", code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"reaction emoji {_show(emoji)} is not a single emoji",
+            field=f"{path}.emoji",
+            value=emoji,
+            limit="one emoji",
+            code=CODE_INVALID_VALUE,
+        )
 
 
 def _validate_media(kind: str) -> Any:
@@ -569,7 +764,10 @@ def validate_content(message_type: str, content: Any) -> None:
         raise PayloadInvalid(
             f"message type {_show(message_type)} is not supported; "
             f"this platform sends {', '.join(sorted(MESSAGE_TYPES))}",
-            field="type", value=message_type, limit=sorted(MESSAGE_TYPES), code=CODE_INVALID_VALUE,
+            field="type",
+            value=message_type,
+            limit=sorted(MESSAGE_TYPES),
+            code=CODE_INVALID_VALUE,
         )
     if message_type != "contacts":
         _dict(content, message_type, message_type)
@@ -584,15 +782,25 @@ def normalise_phone(phone: str) -> str:
     (as `wa_id`s do): without the `+`, Meta would prepend the business number's country code instead."""
     text = phone.strip() if isinstance(phone, str) else ""
     if not text or not _PHONE_CHARS_RE.fullmatch(text) or "+" in text[1:]:
-        raise PayloadInvalid(f"phone number {_show(phone)} may only hold digits, spaces, -, ( ) and a leading +",
-                             field="to", value=phone, limit="E.164 phone number", code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"phone number {_show(phone)} may only hold digits, spaces, -, ( ) and a leading +",
+            field="to",
+            value=phone,
+            limit="E.164 phone number",
+            code=CODE_INVALID_VALUE,
+        )
     digits = re.sub(r"\D", "", text)
     if text.startswith("00"):
         digits = digits[2:]  # 00 is the international call prefix; no country code starts with 0
     if not 7 <= len(digits) <= 15 or digits.startswith("0"):
-        raise PayloadInvalid(f"phone number {_show(phone)} has {_plural(len(digits), 'digit')} after the country "
-                             "code prefix; WhatsApp needs a country code and 7 to 15 digits", field="to", value=phone,
-                             limit="7-15 digits", code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"phone number {_show(phone)} has {_plural(len(digits), 'digit')} after the country "
+            "code prefix; WhatsApp needs a country code and 7 to 15 digits",
+            field="to",
+            value=phone,
+            limit="7-15 digits",
+            code=CODE_INVALID_VALUE,
+        )
     return "+" + digits
 
 
@@ -618,17 +826,25 @@ def message_payload(
     Exactly one of `to` (a phone number) or `recipient` (a BSUID) is required.
     """
     if (to is None) == (recipient is None):
-        raise PayloadInvalid("a message needs exactly one of to (phone number) or recipient (BSUID)",
-                             field="to", value={"to": to, "recipient": recipient}, limit="exactly one",
-                             code=CODE_MISSING_PARAMETER if to is None else CODE_INVALID_PARAMETER)
+        raise PayloadInvalid(
+            "a message needs exactly one of to (phone number) or recipient (BSUID)",
+            field="to",
+            value={"to": to, "recipient": recipient},
+            limit="exactly one",
+            code=CODE_MISSING_PARAMETER if to is None else CODE_INVALID_PARAMETER,
+        )
     body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
     if to is not None:
         body["to"] = normalise_phone(to)
     else:
         if not is_bsuid(recipient):
-            raise PayloadInvalid(f"recipient {_show(recipient)} is not a business-scoped user id like US.1349…",
-                                 field="recipient", value=recipient, limit="CC.<up to 128 letters or digits>",
-                                 code=CODE_INVALID_VALUE)
+            raise PayloadInvalid(
+                f"recipient {_show(recipient)} is not a business-scoped user id like US.1349…",
+                field="recipient",
+                value=recipient,
+                limit="CC.<up to 128 letters or digits>",
+                code=CODE_INVALID_VALUE,
+            )
         body["recipient"] = recipient
     validate_content(message_type, content)
     body["type"] = message_type
@@ -638,18 +854,30 @@ def message_payload(
         body[message_type] = copy.deepcopy(content)
     if reply_to_wamid is not None:
         if message_type == "reaction":
-            raise PayloadInvalid("a reaction cannot be sent as a reply", field="context.message_id",
-                                 value=reply_to_wamid, limit="no context on reactions", code=CODE_INVALID_VALUE)
+            raise PayloadInvalid(
+                "a reaction cannot be sent as a reply",
+                field="context.message_id",
+                value=reply_to_wamid,
+                limit="no context on reactions",
+                code=CODE_INVALID_VALUE,
+            )
         if not isinstance(reply_to_wamid, str) or not reply_to_wamid.strip():
-            raise PayloadInvalid(f"reply-to message id {_show(reply_to_wamid)} is empty", field="context.message_id",
-                                 value=reply_to_wamid, limit="wamid", code=CODE_INVALID_VALUE)
+            raise PayloadInvalid(
+                f"reply-to message id {_show(reply_to_wamid)} is empty",
+                field="context.message_id",
+                value=reply_to_wamid,
+                limit="wamid",
+                code=CODE_INVALID_VALUE,
+            )
         body["context"] = {"message_id": reply_to_wamid}
     if biz_opaque_callback_data is not None:
         if not isinstance(biz_opaque_callback_data, str) or len(biz_opaque_callback_data) > BIZ_OPAQUE_MAX:
             raise PayloadInvalid(
                 f"biz_opaque_callback_data is {_plural(len(str(biz_opaque_callback_data)), 'character')}; "
                 f"WhatsApp allows {BIZ_OPAQUE_MAX}",
-                field="biz_opaque_callback_data", value=biz_opaque_callback_data, limit=BIZ_OPAQUE_MAX,
+                field="biz_opaque_callback_data",
+                value=biz_opaque_callback_data,
+                limit=BIZ_OPAQUE_MAX,
                 code=CODE_INVALID_PARAMETER,
             )
         body["biz_opaque_callback_data"] = biz_opaque_callback_data
@@ -659,8 +887,13 @@ def message_payload(
 def mark_read_payload(wamid: str, *, typing: bool = False) -> dict:
     """Mark an inbound message read (and earlier ones in the thread); optionally show 'typing…' for ≤25 s."""
     if not isinstance(wamid, str) or not wamid.strip():
-        raise PayloadInvalid(f"message id {_show(wamid)} is empty", field="message_id", value=wamid, limit="wamid",
-                             code=CODE_MISSING_PARAMETER)
+        raise PayloadInvalid(
+            f"message id {_show(wamid)} is empty",
+            field="message_id",
+            value=wamid,
+            limit="wamid",
+            code=CODE_MISSING_PARAMETER,
+        )
     body: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
     if typing:
         body["typing_indicator"] = {"type": "text"}
@@ -697,15 +930,18 @@ def media_content(
     if voice is not None:
         content["voice"] = voice
     if kind not in MEDIA_KINDS:
-        raise PayloadInvalid(f"media kind {_show(kind)} is not one of {', '.join(MEDIA_KINDS)}", field="type",
-                             value=kind, limit=list(MEDIA_KINDS), code=CODE_INVALID_VALUE)
+        raise PayloadInvalid(
+            f"media kind {_show(kind)} is not one of {', '.join(MEDIA_KINDS)}",
+            field="type",
+            value=kind,
+            limit=list(MEDIA_KINDS),
+            code=CODE_INVALID_VALUE,
+        )
     validate_content(kind, content)
     return content
 
 
-def location_content(
-    latitude: float, longitude: float, *, name: str | None = None, address: str | None = None
-) -> dict:
+def location_content(latitude: float, longitude: float, *, name: str | None = None, address: str | None = None) -> dict:
     content: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
     if name is not None:
         content["name"] = name
@@ -889,7 +1125,8 @@ _DOCUMENT_MIME_TYPES = (
 
 MEDIA_RULES: dict[str, MediaRule] = {
     "audio": MediaRule(
-        ("audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg; codecs=opus"), 16 * MB,
+        ("audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg; codecs=opus"),
+        16 * MB,
         note="audio/ogg only with the OPUS codec",
     ),
     "document": MediaRule(_DOCUMENT_MIME_TYPES, 100 * MB),
@@ -917,20 +1154,35 @@ def media_check(kind: str, mime_type: str, size: int, *, animated: bool = False)
     """Raise PayloadInvalid (code 131053) unless WhatsApp accepts this file as `kind`."""
     rule = MEDIA_RULES.get(kind)
     if rule is None:
-        raise PayloadInvalid(f"media kind {_show(kind)} is not one of {', '.join(MEDIA_RULES)}", field="type",
-                             value=kind, limit=list(MEDIA_RULES), code=CODE_MEDIA_UNSUPPORTED)
+        raise PayloadInvalid(
+            f"media kind {_show(kind)} is not one of {', '.join(MEDIA_RULES)}",
+            field="type",
+            value=kind,
+            limit=list(MEDIA_RULES),
+            code=CODE_MEDIA_UNSUPPORTED,
+        )
     normalised = mime_normalise(mime_type or "")
     if normalised not in rule.mime_types:
         accepted = ", ".join(rule.mime_types)
         note = f" ({rule.note})" if rule.note else ""
-        raise PayloadInvalid(f"{kind} type {_show(mime_type)} is not accepted; WhatsApp accepts {accepted}{note}",
-                             field=f"{kind}.mime_type", value=mime_type, limit=list(rule.mime_types),
-                             code=CODE_MEDIA_UNSUPPORTED)
+        raise PayloadInvalid(
+            f"{kind} type {_show(mime_type)} is not accepted; WhatsApp accepts {accepted}{note}",
+            field=f"{kind}.mime_type",
+            value=mime_type,
+            limit=list(rule.mime_types),
+            code=CODE_MEDIA_UNSUPPORTED,
+        )
     limit = rule.animated_max_bytes if animated and rule.animated_max_bytes else rule.max_bytes
     if size <= 0:
-        raise PayloadInvalid(f"{kind} file is empty", field=f"{kind}.size", value=size, limit=limit,
-                             code=CODE_MEDIA_UNSUPPORTED)
+        raise PayloadInvalid(
+            f"{kind} file is empty", field=f"{kind}.size", value=size, limit=limit, code=CODE_MEDIA_UNSUPPORTED
+        )
     if size > limit:
         what = f"animated {kind}" if animated and rule.animated_max_bytes else kind
-        raise PayloadInvalid(f"{what} is {size:,} bytes; WhatsApp allows {_size(limit)}", field=f"{kind}.size",
-                             value=size, limit=limit, code=CODE_MEDIA_UNSUPPORTED)
+        raise PayloadInvalid(
+            f"{what} is {size:,} bytes; WhatsApp allows {_size(limit)}",
+            field=f"{kind}.size",
+            value=size,
+            limit=limit,
+            code=CODE_MEDIA_UNSUPPORTED,
+        )

@@ -270,12 +270,14 @@ def _messages_value(value: dict, waba_id: str) -> list[WebhookItem]:
             items.append(UnknownItem("value.statuses is not a list", value))
     if "errors" in value:
         found = True
-        items.append(ValueErrors(
-            waba_id=waba_id,
-            phone_number_id=_s(metadata.get("phone_number_id")) or "",
-            errors=_dicts(value.get("errors")),
-            raw=value,
-        ))
+        items.append(
+            ValueErrors(
+                waba_id=waba_id,
+                phone_number_id=_s(metadata.get("phone_number_id")) or "",
+                errors=_dicts(value.get("errors")),
+                raw=value,
+            )
+        )
     if not found:
         items.append(UnknownItem("messages change with no messages, statuses or errors", value))
     return items

@@ -12,6 +12,7 @@ from channels_app.selectors import channel_for_phone_number_id, channels_for_wab
 from channels_app.services import (
     channel_account_update_apply,
     channel_phone_quality_apply,
+    channel_webhook_seen,
     template_event_apply,
     webhook_event_finish,
 )
@@ -49,14 +50,19 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
             return event
         errors: list[str] = []
         kinds: list[str] = []
+        seen_channels: set[int] = {event.channel_id} if event.channel_id else set()
         for item in wire.webhook_items(body):
             kinds.append(type(item).__name__)
             try:
                 with transaction.atomic():
-                    _item_apply(event, item)
+                    channel = _item_apply(event, item)
+                    if channel is not None:
+                        seen_channels.add(channel.pk)
             except Exception as exc:  # reported on the event; the other items still count
                 logger.exception("webhook item failed", extra={"webhook_event_id": event.pk})
                 errors.append(f"{type(item).__name__}: {type(exc).__name__}: {exc}")
+        for channel_id in seen_channels:
+            channel_webhook_seen(channel_id=channel_id)
         summary = ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
         webhook_event_finish(event=event, error="\n".join(errors), summary=summary)
         return event
@@ -69,18 +75,18 @@ def _channel_for(event: WebhookEvent, phone_number_id: str) -> Channel | None:
     return channel_for_phone_number_id(phone_number_id=phone_number_id)
 
 
-def _item_apply(event: WebhookEvent, item) -> None:
-    if isinstance(item, wire.InboundMessage):
+def _item_apply(event: WebhookEvent, item) -> Channel | None:
+    """Apply one item; returns the channel it concerned, when it names one."""
+    if isinstance(item, wire.InboundMessage | wire.StatusUpdate):
         channel = _channel_for(event, item.phone_number_id)
         if channel is None:
             raise LookupError(f"no channel has phone_number_id {item.phone_number_id}")
-        inbound_message_record(channel=channel, item=item)
-    elif isinstance(item, wire.StatusUpdate):
-        channel = _channel_for(event, item.phone_number_id)
-        if channel is None:
-            raise LookupError(f"no channel has phone_number_id {item.phone_number_id}")
-        status_update_apply(channel=channel, item=item)
-    elif isinstance(item, wire.UserPreference):
+        if isinstance(item, wire.InboundMessage):
+            inbound_message_record(channel=channel, item=item)
+        else:
+            status_update_apply(channel=channel, item=item)
+        return channel
+    if isinstance(item, wire.UserPreference):
         channel = _channel_for(event, item.phone_number_id)
         if channel is not None and item.category == "marketing_messages":
             opted_out = str(item.value).lower() == "stop"
@@ -88,7 +94,8 @@ def _item_apply(event: WebhookEvent, item) -> None:
             for field, value in identities:
                 if value:
                     Contact.objects.filter(channel=channel, **{field: value}).update(marketing_opt_out=opted_out)
-    elif isinstance(item, wire.ValueErrors):
+        return channel
+    if isinstance(item, wire.ValueErrors):
         logger.warning(
             "WhatsApp reported errors", extra={"errors": item.errors, "phone_number_id": item.phone_number_id}
         )
@@ -96,6 +103,7 @@ def _item_apply(event: WebhookEvent, item) -> None:
         _field_event_apply(event, item)
     else:
         logger.info("unknown webhook content kept", extra={"webhook_event_id": event.pk})
+    return None
 
 
 def _field_event_apply(event: WebhookEvent, item) -> None:
