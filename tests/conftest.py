@@ -1,9 +1,13 @@
 import time
+from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from channels_app.models import Channel
+from messaging_app.models import Conversation
+from tests.factories import ChannelFactory, WorkspaceFactory
 from whatsapp_platform.ratelimit import local_buckets_clear
 
 
@@ -50,6 +54,55 @@ def wait_until(condition, *, timeout: float = 15.0, interval: float = 0.05):
         value = condition()
     assert value, f"condition still false after {timeout}s"
     return value
+
+
+SANDBOX_APP_SECRET = "sandbox-app-secret"
+SANDBOX_TOKEN = "sandbox-access-token"
+
+
+@dataclass
+class Sandbox:
+    channel: Channel
+    number: object
+    customer: object
+    conversation: Conversation
+    emulator: object
+
+
+@pytest.fixture
+def sandbox(emulator):
+    """A sandbox channel wired to an emulated number, and a customer who just wrote to it."""
+    workspace = WorkspaceFactory(name="Lucky Shrub", slug="lucky-shrub")
+    channel = ChannelFactory(workspace=workspace, provider=Channel.Provider.SANDBOX, phone_number_id="", waba_id="")
+    number = emulator.provision(
+        f"{emulator.url}/webhooks/whatsapp/{channel.public_id}/",
+        app_secret=SANDBOX_APP_SECRET,
+        access_token=SANDBOX_TOKEN,
+    )
+    Channel.objects.filter(pk=channel.pk).update(
+        phone_number_id=number.phone_number_id,
+        waba_id=number.waba_id,
+        access_token=SANDBOX_TOKEN,
+        app_secret=SANDBOX_APP_SECRET,
+    )
+    channel.refresh_from_db()
+    customer = emulator.customer(number, name="Sheena Nelson", phone="16505551234")
+    emulator.customer_says(number, customer, "text", {"body": "Hi! Is the fern in stock? 🌿"})
+    emulator.drain()
+    conversation = wait_until(lambda: Conversation.objects.filter(channel=channel).first())
+
+    class Sandbox:
+        pass
+
+    box = Sandbox()
+    box.channel, box.number, box.customer, box.conversation, box.emulator = (
+        channel,
+        number,
+        customer,
+        conversation,
+        emulator,
+    )
+    return box
 
 
 # Fixtures that run the Cloud API emulator on a live port (see tests/emulator_fixtures.py).

@@ -6,21 +6,28 @@ inline script outright. The API and the webhooks answer JSON and need no policy.
 
 from django.conf import settings
 
-_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' blob:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-        "base-uri 'self'",
-        "object-src 'none'",
-    ]
-)
+
+def policy_with(*, script: str = "", frame: str = "", connect: str = "") -> str:
+    """The console's policy, plus named outside sources for one page that needs them."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' {script}".strip(),
+            "style-src 'self'",
+            "img-src 'self' data: blob:",
+            "media-src 'self' blob:",
+            "font-src 'self'",
+            f"connect-src 'self' {connect}".strip(),
+            f"frame-src 'self' {frame}".strip(),
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+            "base-uri 'self'",
+            "object-src 'none'",
+        ]
+    )
+
+
+_POLICY = policy_with()
 
 
 class ContentSecurityPolicyMiddleware:

@@ -219,6 +219,7 @@ PERIODIC_JOBS = {
     "messaging.outbox_sweep": {"task": "messaging.outbox_sweep", "every": 15},
     "messaging.webhook_events_sweep": {"task": "messaging.webhook_events_sweep", "every": 60},
     "messaging.inbound_media_sweep": {"task": "messaging.inbound_media_sweep", "every": 300},
+    "channels.health_check_all": {"task": "channels.health_check_all", "every": 3600},
 }
 CELERY_BEAT_SCHEDULE = {
     name: {"task": job["task"], "schedule": timedelta(seconds=job["every"])} for name, job in PERIODIC_JOBS.items()

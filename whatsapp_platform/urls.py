@@ -25,6 +25,16 @@ api_v1 = [
     path("workspace/", workspaces_api.WorkspaceDetailApi.as_view(), name="api_workspace"),
     path("channels/", channels_api.ChannelListApi.as_view(), name="api_channel_list"),
     path("channels/<uuid:channel_id>/", channels_api.ChannelDetailApi.as_view(), name="api_channel_detail"),
+    path(
+        "channels/<uuid:channel_id>/deactivate/",
+        channels_api.ChannelDeactivateApi.as_view(),
+        name="api_channel_deactivate",
+    ),
+    path(
+        "channels/<uuid:channel_id>/test-message/",
+        channels_api.ChannelTestMessageApi.as_view(),
+        name="api_channel_test_message",
+    ),
     path("agents/", agents_api.AgentListApi.as_view(), name="api_agent_list"),
     path("agents/<uuid:agent_id>/", agents_api.AgentDetailApi.as_view(), name="api_agent_detail"),
 ]
@@ -32,6 +42,25 @@ api_v1 = [
 workspace_console = [
     path("", workspaces_views.workspace_overview, name="workspace_overview"),
     path("channels/", channels_views.channel_list, name="channel_list"),
+    path("channels/new/", channels_views.channel_create, name="channel_create"),
+    path("channels/<uuid:channel_id>/", channels_views.channel_detail, name="channel_detail"),
+    path(
+        "channels/<uuid:channel_id>/settings/", channels_views.channel_settings_update, name="channel_settings_update"
+    ),
+    path(
+        "channels/<uuid:channel_id>/embedded-signup/",
+        channels_views.channel_embedded_signup,
+        name="channel_embedded_signup",
+    ),
+    path(
+        "channels/<uuid:channel_id>/manual-connect/",
+        channels_views.channel_manual_connect,
+        name="channel_manual_connect",
+    ),
+    path("channels/<uuid:channel_id>/test-message/", channels_views.channel_test_message, name="channel_test_message"),
+    path("channels/<uuid:channel_id>/live/", channels_views.channel_live_status, name="channel_live_status"),
+    path("channels/<uuid:channel_id>/deactivate/", channels_views.channel_deactivate, name="channel_deactivate"),
+    path("channels/<uuid:channel_id>/delete/", channels_views.channel_delete, name="channel_delete"),
     path("agents/", agents_views.agent_list, name="agent_list"),
     path("inbox/", messaging_views.inbox, name="inbox"),
     path("templates/", channels_views.template_list, name="template_list"),

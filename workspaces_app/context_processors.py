@@ -1,3 +1,5 @@
+from django.db.models import Q
+
 from workspaces_app.selectors import member_can, workspaces_for_user
 
 
@@ -7,10 +9,23 @@ def console(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     membership = getattr(request, "membership", None)
+    workspace = getattr(request, "workspace", None)
     return {
+        "channels_needing_attention": _channels_needing_attention(workspace) if workspace else [],
         "user_workspaces": workspaces_for_user(user=user),
         "current_workspace": getattr(request, "workspace", None),
         "current_membership": membership,
         "can_configure": bool(membership and member_can(membership=membership, permission="configure")),
         "can_manage_members": bool(membership and member_can(membership=membership, permission="manage_members")),
     }
+
+
+def _channels_needing_attention(workspace) -> list:
+    from channels_app.models import Channel
+
+    return list(
+        Channel.objects.filter(workspace=workspace)
+        .exclude(status=Channel.Status.DISABLED)
+        .filter(Q(status=Channel.Status.NEEDS_RECONNECTION) | ~Q(attention_reason=""))
+        .only("public_id", "name")[:5]
+    )

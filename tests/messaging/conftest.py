@@ -1,13 +1,9 @@
 import hashlib
 import hmac
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from channels_app.models import Channel
-from messaging_app.models import Conversation
-from tests.conftest import wait_until
 from tests.factories import AgentFactory, ChannelFactory, WorkspaceFactory
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "whatsapp"
@@ -81,52 +77,3 @@ def deliver(client, django_capture_on_commit_callbacks):
         return response
 
     return _deliver
-
-
-SANDBOX_APP_SECRET = "sandbox-app-secret"
-SANDBOX_TOKEN = "sandbox-access-token"
-
-
-@dataclass
-class Sandbox:
-    channel: Channel
-    number: object
-    customer: object
-    conversation: Conversation
-    emulator: object
-
-
-@pytest.fixture
-def sandbox(emulator):
-    """A sandbox channel wired to an emulated number, and a customer who just wrote to it."""
-    workspace = WorkspaceFactory(name="Lucky Shrub", slug="lucky-shrub")
-    channel = ChannelFactory(workspace=workspace, provider=Channel.Provider.SANDBOX, phone_number_id="", waba_id="")
-    number = emulator.provision(
-        f"{emulator.url}/webhooks/whatsapp/{channel.public_id}/",
-        app_secret=SANDBOX_APP_SECRET,
-        access_token=SANDBOX_TOKEN,
-    )
-    Channel.objects.filter(pk=channel.pk).update(
-        phone_number_id=number.phone_number_id,
-        waba_id=number.waba_id,
-        access_token=SANDBOX_TOKEN,
-        app_secret=SANDBOX_APP_SECRET,
-    )
-    channel.refresh_from_db()
-    customer = emulator.customer(number, name="Sheena Nelson", phone="16505551234")
-    emulator.customer_says(number, customer, "text", {"body": "Hi! Is the fern in stock? 🌿"})
-    emulator.drain()
-    conversation = wait_until(lambda: Conversation.objects.filter(channel=channel).first())
-
-    class Sandbox:
-        pass
-
-    box = Sandbox()
-    box.channel, box.number, box.customer, box.conversation, box.emulator = (
-        channel,
-        number,
-        customer,
-        conversation,
-        emulator,
-    )
-    return box

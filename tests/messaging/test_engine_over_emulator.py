@@ -13,8 +13,8 @@ from django.utils import timezone
 from channels_app.models import Channel
 from messaging_app.models import Conversation, Message
 from messaging_app.services.outbound import message_send, outbox_sweep
+from tests.conftest import SANDBOX_TOKEN as TOKEN
 from tests.conftest import wait_until
-from tests.messaging.conftest import SANDBOX_TOKEN as TOKEN
 
 
 @pytest.fixture(autouse=True)
