@@ -119,21 +119,20 @@ def test_bad_manual_credentials_get_a_form_error_and_nothing_is_activated(
     assert channel.status == Channel.Status.PENDING and channel.access_token == ""
 
 
-def test_the_first_webhook_turns_the_indicator_green(emulator, emulated_number, client):
+def test_the_first_webhook_turns_the_indicator_green(emulator, client):
     workspace = WorkspaceFactory(slug="hand")
     client.force_login(member(workspace, Role.OWNER))
     channel = Channel.objects.create(workspace=workspace, name="Own app")
-    _manual(client, channel, phone_number_id=emulated_number.phone_number_id, waba_id=emulated_number.waba_id)
-    channel.refresh_from_db()
-    emulator.provision(
-        f"{emulator.url}/webhooks/whatsapp/{channel.public_id}/",
-        app_secret=SECRET,
-        access_token=TOKEN,
-        display_phone_number=emulated_number.display_phone_number,
+    number = emulator.provision(
+        f"{emulator.url}/webhooks/whatsapp/{channel.public_id}/", app_secret=SECRET, access_token=TOKEN
     )
-    customer = emulator.customer(emulated_number, name="First Customer", phone="447700900321")
-    emulator.customer_says(emulated_number, customer, "text", {"body": "hello?"})
+    _manual(client, channel, phone_number_id=number.phone_number_id, waba_id=number.waba_id)
+    assert 'data-testid="webhook-waiting"' in client.get(_url("channel_live_status", channel)).content.decode()
+
+    customer = emulator.customer(number, name="First Customer", phone="447700900321")
+    emulator.customer_says(number, customer, "text", {"body": "hello?"})
     emulator.drain()
+
     live = client.get(_url("channel_live_status", channel)).content.decode()
     assert 'data-testid="webhook-seen"' in live
     channel.refresh_from_db()
