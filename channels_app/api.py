@@ -11,7 +11,7 @@ from agents_app.models import Agent
 from channels_app import services
 from channels_app.models import Channel
 from channels_app.selectors import channels_list
-from messaging_app.services.outbound import test_message_send
+from messaging_app.services.outbound import channel_test_message_send
 
 
 class ChannelOutputSerializer(serializers.ModelSerializer):
@@ -171,7 +171,7 @@ class ChannelTestMessageApi(APIView):
         channel = get_object_or_404(channels_list(workspace=request.auth.workspace), public_id=channel_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        message = test_message_send(
+        message = channel_test_message_send(
             channel=channel,
             to_phone=data.validated_data["to"],
             body=data.validated_data.get("body", ""),

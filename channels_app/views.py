@@ -12,7 +12,7 @@ from channels_app.forms import ChannelCreateForm, ChannelSettingsForm, ManualCon
 from channels_app.models import Channel
 from channels_app.selectors import channels_list, templates_approved
 from messaging_app.models import Message
-from messaging_app.services.outbound import test_message_send
+from messaging_app.services.outbound import channel_test_message_send
 from whatsapp_platform.errors import PlatformError
 from whatsapp_platform.security import policy_with
 from workspaces_app.decorators import workspace_member_required
@@ -170,7 +170,7 @@ def channel_test_message(request, channel_id):
             if params:
                 template["components"] = [{"type": "body", "parameters": [{"type": "text", "text": p} for p in params]}]
         try:
-            test_message_send(
+            channel_test_message_send(
                 channel=channel,
                 to_phone=form.cleaned_data["to"],
                 body=form.cleaned_data["body"],

@@ -333,3 +333,36 @@ def outbox_sweep() -> dict[str, int]:
             _deliver_on_commit(message.pk)
             counts["resent"] += 1
     return counts
+
+
+def channel_test_message_send(
+    *, channel: Channel, to_phone: str, body: str = "", template: dict | None = None, user=None
+):
+    """Staff's test message to a number: free-form while that customer's window is open, else a template."""
+    from channels_app.whatsapp.payloads import normalise_phone
+    from messaging_app.services.contacts import contact_resolve, conversation_for_contact
+
+    try:
+        digits = normalise_phone(to_phone).lstrip("+")
+    except PayloadInvalid as exc:
+        raise MessageRejected(str(exc), field="to") from None
+    with transaction.atomic():
+        contact = contact_resolve(channel=channel, wa_id=digits, user_id=None)
+        conversation = conversation_for_contact(contact=contact)
+    if template:
+        return message_send(
+            conversation=conversation,
+            message_type="template",
+            content=template,
+            sender=Message.Sender.TEMPLATE,
+            sender_user=user,
+        )
+    if not body.strip():
+        raise MessageRejected("Write the test message, or choose an approved template.", field="body")
+    return message_send(
+        conversation=conversation,
+        message_type="text",
+        content={"body": body},
+        sender=Message.Sender.TEAMMATE,
+        sender_user=user,
+    )
