@@ -54,3 +54,18 @@ class TestMessageForm(forms.Form):
         self.fields["template"].choices = [("", "— free-form text —")] + [
             (f"{t.name}|{t.language}", f"{t.name} ({t.language})") for t in templates
         ]
+
+
+class BusinessProfileForm(forms.Form):
+    from channels_app.whatsapp.payloads import PROFILE_VERTICALS as _VERTICALS
+
+    about = forms.CharField(max_length=139, required=False, help_text="Up to 139 characters, shown under the name.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=512, required=False)
+    address = forms.CharField(max_length=256, required=False)
+    email = forms.EmailField(max_length=128, required=False)
+    website_1 = forms.URLField(max_length=256, required=False)
+    website_2 = forms.URLField(max_length=256, required=False)
+    vertical = forms.ChoiceField(
+        label="Industry", required=False, choices=[("", "—")] + [(v, v.replace("_", " ").title()) for v in _VERTICALS]
+    )
+    photo = forms.FileField(required=False, help_text="JPEG or PNG, at least 192×192 pixels, up to 5 MB.")

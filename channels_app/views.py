@@ -2,6 +2,7 @@ import json
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,6 +17,7 @@ from messaging_app.services.outbound import channel_test_message_send
 from whatsapp_platform.errors import PlatformError
 from whatsapp_platform.security import policy_with
 from workspaces_app.decorators import workspace_member_required
+from workspaces_app.selectors import member_can
 
 
 def _channel(request, channel_id) -> Channel:
@@ -220,3 +222,70 @@ def channel_delete(request, channel_id):
 @workspace_member_required("view")
 def template_list(request):
     return render(request, "channels/template_list.html", {"channels": channels_list(workspace=request.workspace)})
+
+
+@workspace_member_required("view")
+def channel_profile(request, channel_id):
+    from channels_app.forms import BusinessProfileForm
+    from channels_app.services.profile import ProfileError, business_profile_get, business_profile_update
+
+    channel = _channel(request, channel_id)
+    if channel.status != Channel.Status.ACTIVE:
+        messages.error(request, "Connect the channel before editing its WhatsApp profile.")
+        return redirect("channel_detail", workspace_slug=request.workspace.slug, channel_id=channel.public_id)
+    profile, load_error = {}, None
+    try:
+        profile = business_profile_get(channel=channel)
+    except ProfileError as exc:
+        load_error = exc.message
+    websites = list(profile.get("websites") or []) + ["", ""]
+    initial = {
+        "about": profile.get("about", ""),
+        "description": profile.get("description", ""),
+        "address": profile.get("address", ""),
+        "email": profile.get("email", ""),
+        "website_1": websites[0],
+        "website_2": websites[1],
+        "vertical": profile.get("vertical", ""),
+    }
+    form = BusinessProfileForm(request.POST or None, request.FILES or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if not member_can(membership=request.membership, permission="configure"):
+            raise PermissionDenied("Your role cannot change the business profile.")
+        if form.is_valid():
+            data = form.cleaned_data
+            upload = data.get("photo")
+            photo = (upload.read(), upload.content_type, upload.name) if upload else None
+            try:
+                business_profile_update(
+                    channel=channel,
+                    profile={
+                        "about": data["about"] or None,
+                        "description": data["description"],
+                        "address": data["address"],
+                        "email": data["email"],
+                        "websites": [w for w in (data["website_1"], data["website_2"]) if w],
+                        "vertical": data["vertical"] or None,
+                    },
+                    photo=photo,
+                )
+            except ProfileError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(request, "Business profile saved on WhatsApp.")
+                return redirect("channel_profile", workspace_slug=request.workspace.slug, channel_id=channel.public_id)
+        status = 400
+    photo_url = str(profile.get("profile_picture_url") or "")
+    return render(
+        request,
+        "channels/channel_profile.html",
+        {
+            "channel": channel,
+            "form": form,
+            "load_error": load_error,
+            "photo_url": photo_url,
+            "photo_is_local": photo_url.startswith(("/", settings.SITE_URL)),
+        },
+        status=status,
+    )

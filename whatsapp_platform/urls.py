@@ -59,6 +59,7 @@ workspace_console = [
     ),
     path("channels/<uuid:channel_id>/test-message/", channels_views.channel_test_message, name="channel_test_message"),
     path("channels/<uuid:channel_id>/live/", channels_views.channel_live_status, name="channel_live_status"),
+    path("channels/<uuid:channel_id>/profile/", channels_views.channel_profile, name="channel_profile"),
     path("channels/<uuid:channel_id>/deactivate/", channels_views.channel_deactivate, name="channel_deactivate"),
     path("channels/<uuid:channel_id>/delete/", channels_views.channel_delete, name="channel_delete"),
     path("agents/", agents_views.agent_list, name="agent_list"),

@@ -105,6 +105,9 @@ def wamid_from_response(resp: dict) -> str:
     return wamid
 
 
+BUSINESS_PROFILE_FIELDS = "about,address,description,email,profile_picture_url,websites,vertical"
+
+
 class GraphClient:
     """A Graph API client for one access token. Cheap to create; connections are pooled per process."""
 
@@ -148,9 +151,11 @@ class GraphClient:
         files: dict | None = None,
         auth: bool = True,
         stream: bool = False,
+        extra_headers: dict | None = None,
     ) -> requests.Response:
         """One HTTP exchange; returns a 2xx response or raises a GraphError."""
         headers = {"Authorization": f"Bearer {self._access_token}"} if auth else {}
+        headers.update(extra_headers or {})
         where = f"{method} {_loggable(url)}"
         try:
             response = self.session.request(
@@ -470,3 +475,36 @@ def _next_cursor(resp: dict) -> str | None:
 
 def graph_client_for(*, base_url: str, version: str, access_token: str, **kw: Any) -> GraphClient:
     return GraphClient(base_url=base_url, version=version, access_token=access_token, **kw)
+
+    # --- business profile ------------------------------------------------------------------------
+
+    def business_profile_get(self, phone_number_id: str) -> dict:
+        body = self._get(phone_number_id, "whatsapp_business_profile", params={"fields": BUSINESS_PROFILE_FIELDS})
+        data = body.get("data") or [{}]
+        return data[0] if isinstance(data, list) and data else {}
+
+    def business_profile_update(self, phone_number_id: str, profile: dict) -> None:
+        """Set profile fields (validate them first with payloads.business_profile_check)."""
+        self._post(phone_number_id, "whatsapp_business_profile", json={"messaging_product": "whatsapp", **profile})
+
+    def resumable_upload(self, *, app_id: str, content: bytes, mime_type: str, filename: str) -> str:
+        """Meta's Resumable Upload API (profile photos, template media): returns the file handle."""
+        session = self._json(
+            self._send(
+                "POST",
+                self._url(app_id, "uploads"),
+                params={"file_length": len(content), "file_type": mime_type, "file_name": filename},
+            ),
+            method="POST",
+        )
+        upload_id = str(session.get("id") or "")
+        if not upload_id:
+            raise GraphOutcomeUnknown(title="Graph opened no upload session", details=str(session)[:200])
+        answer = self._json(
+            self._send("POST", self._url(upload_id), data=content, extra_headers={"file_offset": "0"}),
+            method="POST",
+        )
+        handle = str(answer.get("h") or "")
+        if not handle:
+            raise GraphOutcomeUnknown(title="Graph returned no file handle", details=str(answer)[:200])
+        return handle

@@ -1186,3 +1186,90 @@ def media_check(kind: str, mime_type: str, size: int, *, animated: bool = False)
             limit=limit,
             code=CODE_MEDIA_UNSUPPORTED,
         )
+
+
+# --- business profile ----------------------------------------------------------------------------
+# Meta's documented limits for POST /<phone_number_id>/whatsapp_business_profile.
+
+PROFILE_LIMITS = {"about": 139, "address": 256, "description": 512, "email": 128}
+PROFILE_WEBSITES_MAX = 2
+PROFILE_WEBSITE_MAX = 256
+PROFILE_VERTICALS = (
+    "UNDEFINED",
+    "OTHER",
+    "AUTO",
+    "BEAUTY",
+    "APPAREL",
+    "EDU",
+    "ENTERTAIN",
+    "EVENT_PLAN",
+    "FINANCE",
+    "GROCERY",
+    "GOVT",
+    "HOTEL",
+    "HEALTH",
+    "NONPROFIT",
+    "PROF_SERVICES",
+    "RETAIL",
+    "TRAVEL",
+    "RESTAURANT",
+    "NOT_A_BIZ",
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def business_profile_check(profile: dict) -> None:
+    """Raise PayloadInvalid (code 100) for the first business-profile field Meta would refuse."""
+    for field, limit in PROFILE_LIMITS.items():
+        value = profile.get(field)
+        if value is None:
+            continue
+        if len(value) > limit:
+            raise PayloadInvalid(
+                f"{field} is {len(value)} characters; WhatsApp allows {limit}",
+                field=field,
+                value=value,
+                limit=limit,
+                code=100,
+            )
+    if profile.get("about") is not None and not profile["about"].strip():
+        raise PayloadInvalid(
+            "about cannot be empty (1 to 139 characters)", field="about", value="", limit=139, code=100
+        )
+    if profile.get("email") and not _EMAIL.match(profile["email"]):
+        raise PayloadInvalid(
+            f"email {profile['email']!r} is not an email address",
+            field="email",
+            value=profile["email"],
+            limit=None,
+            code=100,
+        )
+    websites = profile.get("websites")
+    if websites is not None:
+        if len(websites) > PROFILE_WEBSITES_MAX:
+            raise PayloadInvalid(
+                f"{len(websites)} websites given; WhatsApp allows {PROFILE_WEBSITES_MAX}",
+                field="websites",
+                value=websites,
+                limit=PROFILE_WEBSITES_MAX,
+                code=100,
+            )
+        for i, site in enumerate(websites):
+            if len(site) > PROFILE_WEBSITE_MAX:
+                raise PayloadInvalid(
+                    f"website {i + 1} is {len(site)} characters; WhatsApp allows 256",
+                    field=f"websites[{i}]",
+                    value=site,
+                    limit=PROFILE_WEBSITE_MAX,
+                    code=100,
+                )
+            _http_url(site, f"websites[{i}]", "website")
+    vertical = profile.get("vertical")
+    if vertical is not None and vertical not in PROFILE_VERTICALS:
+        raise PayloadInvalid(
+            f"vertical {vertical!r} is not one of WhatsApp's industries",
+            field="vertical",
+            value=vertical,
+            limit=list(PROFILE_VERTICALS),
+            code=100,
+        )
