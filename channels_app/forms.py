@@ -63,8 +63,8 @@ class BusinessProfileForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=512, required=False)
     address = forms.CharField(max_length=256, required=False)
     email = forms.EmailField(max_length=128, required=False)
-    website_1 = forms.URLField(max_length=256, required=False)
-    website_2 = forms.URLField(max_length=256, required=False)
+    website_1 = forms.URLField(max_length=256, required=False, assume_scheme="https")
+    website_2 = forms.URLField(max_length=256, required=False, assume_scheme="https")
     vertical = forms.ChoiceField(
         label="Industry", required=False, choices=[("", "—")] + [(v, v.replace("_", " ").title()) for v in _VERTICALS]
     )

@@ -9,15 +9,15 @@ from messaging_app.services import downstream, media, outbound, webhooks
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="messaging.webhook_event_process", ignore_result=True)
-def webhook_event_process(event_id: int) -> None:
-    webhooks.webhook_event_process(event_id=event_id)
+@shared_task(name="messaging.webhook_events_drain", ignore_result=True)
+def webhook_events_drain() -> None:
+    webhooks.webhook_events_drain()
 
 
 @shared_task(name="messaging.webhook_events_sweep", ignore_result=True)
 def webhook_events_sweep() -> None:
-    for event_id in webhooks.webhook_events_pending_stale():
-        webhook_event_process.delay(event_id)
+    if webhooks.webhook_events_pending_stale():
+        webhooks.webhook_events_drain()
 
 
 @shared_task(name="messaging.message_deliver", ignore_result=True)

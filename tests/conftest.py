@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from channels_app.models import Channel
+from channels_app.selectors import channel_lookup_cache_clear
 from messaging_app.models import Conversation
 from tests.factories import ChannelFactory, WorkspaceFactory
 from whatsapp_platform.ratelimit import local_buckets_clear
@@ -23,6 +24,7 @@ def _fresh_cache():
     # Rate-limit counters live in the cache (and, without Redis, in-process); each test starts with none.
     cache.clear()
     local_buckets_clear()
+    channel_lookup_cache_clear()
     yield
 
 

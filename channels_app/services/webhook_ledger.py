@@ -29,4 +29,4 @@ def webhook_event_finish(*, event: WebhookEvent, error: str = "", summary: str =
     event.error = error[:10000]
     event.summary = summary[:200]
     event.processed_at = timezone.now()
-    event.save(update_fields=["state", "error", "summary", "processed_at"])
+    event.save(update_fields=["state", "error", "summary", "processed_at", "attempts"])

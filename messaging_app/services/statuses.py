@@ -34,6 +34,7 @@ def status_update_apply(*, channel: Channel, item: StatusUpdate) -> StatusReceip
     status = (item.status or "").lower()
     if status not in _TIMESTAMP_FIELD:
         logger.info("unknown status kept unapplied", extra={"status": status, "wamid": item.wamid})
+    message = Message.objects.select_for_update().filter(channel=channel, wamid=item.wamid).first()
     try:
         with transaction.atomic():
             receipt = StatusReceipt.objects.create(
@@ -41,6 +42,7 @@ def status_update_apply(*, channel: Channel, item: StatusUpdate) -> StatusReceip
                 wamid=item.wamid,
                 status=status,
                 timestamp=item.timestamp or timezone.now(),
+                message=message,
                 errors=list(item.errors or []),
                 pricing=item.pricing,
                 biz_opaque_callback_data=(item.biz_opaque_callback_data or "")[:512],
@@ -48,13 +50,15 @@ def status_update_apply(*, channel: Channel, item: StatusUpdate) -> StatusReceip
     except IntegrityError:
         return None  # the same status for the same message, delivered again
 
-    message = Message.objects.select_for_update().filter(channel=channel, wamid=item.wamid).first()
     if message is None and receipt.biz_opaque_callback_data:
         message = _unknown_outcome_settle(channel, receipt)
+        if message is not None:
+            StatusReceipt.objects.filter(channel=channel, wamid=item.wamid, message__isnull=True).update(
+                message=message
+            )
     if message is None:
         # The send call's answer (with the wamid) is not stored yet; message_wamid_record applies it.
         return receipt
-    StatusReceipt.objects.filter(channel=channel, wamid=item.wamid, message__isnull=True).update(message=message)
     message_status_fold(message)
     return receipt
 

@@ -2,13 +2,16 @@
 
 import json
 import logging
+import time
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from channels_app.models import Channel, WebhookEvent
-from channels_app.selectors import channel_for_phone_number_id, channels_for_waba
+from channels_app.selectors import channel_for_phone_number_id_cached, channels_for_waba
 from channels_app.services import (
     channel_account_update_apply,
     channel_phone_quality_apply,
@@ -24,6 +27,46 @@ from messaging_app.services.statuses import status_update_apply
 logger = logging.getLogger(__name__)
 
 _TEMPLATE_FIELDS = {"message_template_status_update", "template_category_update", "message_template_quality_update"}
+
+
+DRAIN_SCHEDULED_KEY = "webhook-events:drain-scheduled"
+# Seconds the "a drain is on its way" flag lives if the drain task itself is lost (the sweeper
+# catches anything older anyway).
+DRAIN_FLAG_SECONDS = 30
+DRAIN_BATCH = 200
+
+
+def webhook_events_drain_schedule() -> None:
+    """Make sure a drain runs after the event just stored. Called on every webhook, so it is cheap:
+    one SET NX in Redis. While a drain is scheduled but not started, it will see this event too."""
+    from messaging_app import tasks  # tasks import services
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        tasks.webhook_events_drain.delay()
+        return
+    if cache.add(DRAIN_SCHEDULED_KEY, "1", timeout=DRAIN_FLAG_SECONDS):
+        tasks.webhook_events_drain.delay()
+
+
+def webhook_events_drain(*, time_budget_seconds: float = 30.0) -> int:
+    """Process pending webhook events oldest first, in batches, until none is left (or the budget is spent)."""
+    cache.delete(DRAIN_SCHEDULED_KEY)  # from now on a new event schedules a new drain, or is seen below
+    deadline = time.monotonic() + time_budget_seconds
+    processed, cursor = 0, 0
+    while time.monotonic() < deadline:
+        batch = list(
+            WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING, pk__gt=cursor)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:DRAIN_BATCH]
+        )
+        if not batch:
+            return processed
+        for event_id in batch:
+            if webhook_event_process(event_id=event_id) is not None:
+                processed += 1
+            cursor = event_id
+    webhook_events_drain_schedule()  # budget spent with work left: hand over to a fresh task
+    return processed
 
 
 def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
@@ -42,7 +85,6 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
         if event is None:
             return None
         event.attempts += 1
-        event.save(update_fields=["attempts"])
         try:
             body = json.loads(bytes(event.body))
         except (ValueError, UnicodeDecodeError) as exc:
@@ -72,7 +114,7 @@ def _channel_for(event: WebhookEvent, phone_number_id: str) -> Channel | None:
     if event.channel_id:
         # A channel's own webhook URL: only its own number's events belong here.
         return event.channel if event.channel.phone_number_id in ("", phone_number_id) else None
-    return channel_for_phone_number_id(phone_number_id=phone_number_id)
+    return channel_for_phone_number_id_cached(phone_number_id=phone_number_id)
 
 
 def _item_apply(event: WebhookEvent, item) -> Channel | None:
@@ -129,16 +171,11 @@ def webhook_event_reprocess(*, event_id: int) -> WebhookEvent | None:
         state=WebhookEvent.State.PENDING, error=""
     )
     if updated:
-        from messaging_app import tasks
-
-        transaction.on_commit(lambda: tasks.webhook_event_process.delay(event_id))
+        transaction.on_commit(webhook_events_drain_schedule)
     return WebhookEvent.objects.filter(pk=event_id).first()
 
 
-def webhook_events_pending_stale(*, older_than_seconds: int = 60) -> list[int]:
+def webhook_events_pending_stale(*, older_than_seconds: int = 60) -> bool:
+    """True when some event has waited longer than it should (its drain hint was lost)."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return list(
-        WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING, received_at__lte=cutoff).values_list(
-            "pk", flat=True
-        )[:5000]
-    )
+    return WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING, received_at__lte=cutoff).exists()

@@ -65,15 +65,15 @@ def agent(workspace):
 
 @pytest.fixture
 def deliver(client, django_capture_on_commit_callbacks):
-    """POST a signed webhook, then run what the view enqueued (the processing task) — and only that."""
+    """POST a signed webhook; it is processed in-process (tasks are eager in tests).
+
+    What processing enqueues on commit (media downloads, the agent's turn) is not run here: these
+    tests look at what was stored; the downstream has tests of its own."""
 
     def _deliver(body: bytes | str, *, url: str = "/webhooks/whatsapp/", secret: str = APP_SECRET, sign: bool = True):
         raw = fixture_bytes(body) if isinstance(body, str) else body
         headers = {"X-Hub-Signature-256": signature(raw, secret)} if sign else {}
-        with django_capture_on_commit_callbacks() as callbacks:
-            response = client.post(url, data=raw, content_type="application/json", headers=headers)
-        for callback in callbacks:
-            callback()
-        return response
+        with django_capture_on_commit_callbacks():
+            return client.post(url, data=raw, content_type="application/json", headers=headers)
 
     return _deliver
