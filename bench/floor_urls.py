@@ -46,7 +46,8 @@ def webhook_floor(request) -> HttpResponse:
     expected = "sha256=" + hmac.new(settings.META_APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
     if not settings.META_APP_SECRET or not hmac.compare_digest(expected.encode(), offered.encode()):
         return HttpResponse(status=401)
-    WebhookEvent.objects.create(body=raw, signature_valid=True)
+    # Stored as already handled: the floor measures intake only, and the worker must not pick these up.
+    WebhookEvent.objects.create(body=raw, signature_valid=True, state=WebhookEvent.State.PROCESSED)
     return HttpResponse(status=200)
 
 

@@ -665,7 +665,7 @@ def main() -> int:
         celery = [
             "nice",
             "-n",
-            "10",
+            "19",
             str(BIN / "celery"),
             "-A",
             "whatsapp_platform",
