@@ -1,8 +1,8 @@
 """A small JSON control API under `/emulator/control/` for developers and staff tools.
 
-It exposes the services a test would call: provisioning, customers and their messages, faults,
-limits, webhook modes, token revocation, media URL expiry, OAuth codes and the clock. It is only
-mounted when the emulator is enabled; set WHATSAPP_EMULATOR_CONTROL_TOKEN to require a bearer token.
+It exposes the services a test would call: apps and signups, provisioning, customers and their
+messages, faults, limits, webhook modes, token revocation, media URL expiry, OAuth codes and the
+clock. It is only mounted when the emulator is enabled; set WHATSAPP_EMULATOR_CONTROL_TOKEN to require a bearer token.
 """
 
 import functools
@@ -87,6 +87,37 @@ def message_as_json(message: Message) -> dict[str, Any]:
             {"status": e.status, "emitted_at": e.emitted_at.isoformat() if e.emitted_at else None}
             for e in message.status_events.all()
         ],
+    }
+
+
+@control_view(["POST"])
+def apps(request: HttpRequest, body: dict) -> dict:
+    app = services.app_register(
+        app_id=str(body["app_id"]),
+        app_secret=body["app_secret"],
+        callback_url=body.get("callback_url", ""),
+        verify_token=body.get("verify_token", ""),
+        name=body.get("name", ""),
+    )
+    return {"app_id": app.app_id, "name": app.name, "callback_url": app.callback_url}
+
+
+@control_view(["POST"])
+def signups(request: HttpRequest, body: dict) -> dict:
+    """A finished Embedded Signup without the popup: the code and the events the popup would post."""
+    result = services.signup_finish(
+        app_id=str(body["app_id"]),
+        simulate=body.get("simulate", "FINISH"),
+        display_phone_number=body.get("display_phone_number"),
+        business_name=body.get("business_name", "Emulated Business"),
+        verified_name=body.get("verified_name", ""),
+    )
+    return {
+        "code": result.code,
+        "waba_id": result.waba_id,
+        "phone_number_id": result.phone_number_id,
+        "business_id": result.business_id,
+        "session_info": result.session_info,
     }
 
 

@@ -8,11 +8,18 @@ from django.db import models
 
 
 class App(models.Model):
-    """A Meta app: its secret signs webhooks and authenticates `debug_token` and the code exchange."""
+    """A Meta app: its secret signs webhooks and authenticates `debug_token` and the code exchange.
+
+    `callback_url` and `verify_token` are what a developer sets in the App Dashboard: the default
+    destination of the webhooks of every WABA this app is subscribed to (reference §1.4).
+    Sandbox-provisioned apps have none; their numbers carry their own `webhook_url`.
+    """
 
     app_id = models.CharField(max_length=32, unique=True)
     app_secret = models.CharField(max_length=255)
     name = models.CharField(max_length=100, default="Emulated app")
+    callback_url = models.URLField(max_length=1000, blank=True)
+    verify_token = models.CharField(max_length=255, blank=True)
 
     def __str__(self) -> str:
         return self.app_id
@@ -43,11 +50,14 @@ class PhoneNumber(models.Model):
     app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="numbers")
     access_token = models.CharField(max_length=512)
     webhook_url = models.URLField(max_length=1000, blank=True)
-    # Per-number callback override (POST /<phone_number_id> webhook_configuration).
+    # Per-number callback override (POST /<phone_number_id> webhook_configuration), and the app
+    # whose token set it: its secret signs what goes there.
     override_callback_uri = models.URLField(max_length=200, blank=True)
+    override_app = models.ForeignKey(App, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     quality_rating = models.CharField(max_length=16, default="GREEN")
     status = models.CharField(max_length=32, default="CONNECTED")
     name_status = models.CharField(max_length=32, default="APPROVED")
+    new_name_status = models.CharField(max_length=32, default="NONE")
     code_verification_status = models.CharField(max_length=32, default="VERIFIED")
     account_mode = models.CharField(max_length=16, default="SANDBOX")
     messaging_limit = models.CharField(max_length=32, default="TIER_250")
@@ -225,6 +235,10 @@ class OAuthCode(models.Model):
     access_token = models.CharField(max_length=512)
     waba_id = models.CharField(max_length=32)
     scopes = models.JSONField(default=list)
+    # The WABAs the token's `granular_scopes` will target; null means just `waba_id`.
+    target_ids = models.JSONField(null=True, blank=True)
+    # Lifetime of the token the exchange creates; null: it never expires.
+    token_expires_in = models.PositiveIntegerField(null=True, blank=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
@@ -297,3 +311,58 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.pk} ({self.state})"
+
+
+class Signup(models.Model):
+    """One stand-in Embedded Signup that finished: the business, WABA and number it onboarded.
+
+    Keyed by the display number the tester typed, so signing the same number up again reuses
+    its business, WABA and number. `number` is null when only the WABA was shared.
+    """
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="signups")
+    display_phone_number = models.CharField(max_length=32, unique=True)
+    business_id = models.CharField(max_length=32)
+    business_name = models.CharField(max_length=200)
+    waba_id = models.CharField(max_length=32, db_index=True)
+    number = models.ForeignKey(PhoneNumber, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    simulate = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"signup of {self.display_phone_number} to {self.app_id}"
+
+
+class UploadSession(models.Model):
+    """A Resumable Upload API session (`POST /<app_id>/uploads`); its `handle` once every byte arrived."""
+
+    session_id = models.CharField(max_length=64, unique=True)
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="uploads")
+    file_name = models.CharField(max_length=255, blank=True)
+    file_type = models.CharField(max_length=64)
+    file_length = models.PositiveBigIntegerField()
+    data = models.BinaryField(default=b"")
+    handle = models.CharField(max_length=128, blank=True, db_index=True)
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"upload:{self.session_id}"
+
+
+class BusinessProfile(models.Model):
+    """`/<phone_number_id>/whatsapp_business_profile`; blank fields are left out of the answer."""
+
+    number = models.OneToOneField(PhoneNumber, on_delete=models.CASCADE, related_name="business_profile")
+    about = models.CharField(max_length=139, blank=True)
+    address = models.CharField(max_length=256, blank=True)
+    description = models.CharField(max_length=512, blank=True)
+    email = models.CharField(max_length=128, blank=True)
+    vertical = models.CharField(max_length=32, blank=True)
+    websites = models.JSONField(default=list, blank=True)
+    picture = models.ForeignKey(UploadSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    picture_key = models.CharField(max_length=64, blank=True, db_index=True)  # the photo's public URL key
+
+    def __str__(self) -> str:
+        return f"profile of {self.number_id}"

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from cloudapi_emulator import control, views
+from cloudapi_emulator import control, signup_views, views
 
 app_name = "cloudapi_emulator"
 
@@ -9,7 +9,12 @@ urlpatterns = [
     re_path(r"^graph/(?P<version>v\d+\.\d+)/(?P<path>.+)$", views.graph, name="graph"),
     re_path(r"^graph/(?P<path>(?!v\d+\.\d+/).+)$", views.graph, name="graph_unversioned"),
     path("media/<str:key>/", views.media_download, name="media_download"),
+    path("profile-pictures/<str:key>/", views.profile_picture, name="profile_picture"),
+    # The stand-in Embedded Signup popup (HTML, CSRF-protected).
+    path("signup/", signup_views.signup, name="signup"),
     # Control API (JSON).
+    path("control/apps/", control.apps, name="control_apps"),
+    path("control/signups/", control.signups, name="control_signups"),
     path("control/numbers/", control.numbers, name="control_numbers"),
     path("control/numbers/<str:phone_number_id>/customers/", control.customers, name="control_customers"),
     path(

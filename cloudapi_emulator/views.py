@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from cloudapi_emulator.errors import GraphError
-from cloudapi_emulator.models import AccessToken, Fault, PhoneNumber
-from cloudapi_emulator.services import faults, media, onboarding, sending, templates
+from cloudapi_emulator.models import AccessToken, App, Fault, PhoneNumber, Signup
+from cloudapi_emulator.services import faults, media, onboarding, profiles, sending, templates, uploads
 from cloudapi_emulator.services.numbers import (
     number_for_token,
     object_missing,
@@ -44,9 +44,10 @@ def error_response(error: GraphError) -> JsonResponse:
 
 
 def bearer_token(request: HttpRequest) -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
+    """`Authorization: Bearer <token>`, or `OAuth <token>` (the Resumable Upload API's scheme), or `?access_token=`."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in {"bearer", "oauth"}:
+        return token.strip() or None
     return request.GET.get("access_token") or None
 
 
@@ -114,6 +115,8 @@ def _route(request: HttpRequest, parts: list[str]) -> HttpResponse:
     if parts == ["debug_token"] and method == "GET":
         return with_fault("debug_token", "", lambda: debug_token(request))
     token = token_authenticate(bearer_token(request))
+    if len(parts) == 1 and parts[0].startswith(uploads.SESSION_PREFIX):
+        return with_fault("uploads", "", lambda: upload_session(request, token, parts[0]))
     if len(parts) == 1:
         return object_node(request, token, parts[0])
     if len(parts) == 2:
@@ -129,6 +132,9 @@ def _route(request: HttpRequest, parts: list[str]) -> HttpResponse:
             ("subscribed_apps", "POST"): subscribed_apps,
             ("subscribed_apps", "DELETE"): subscribed_apps,
             ("register", "POST"): register,
+            ("whatsapp_business_profile", "GET"): business_profile,
+            ("whatsapp_business_profile", "POST"): business_profile,
+            ("uploads", "POST"): upload_start,
         }
         view = routes.get((edge, method))
         if view is not None:
@@ -148,6 +154,10 @@ def messages(request: HttpRequest, token: AccessToken, node: str) -> HttpRespons
     number = number_for_token(phone_number_id=node, token=token, method="POST")
 
     def handle() -> HttpResponse:
+        if token.scopes and "whatsapp_business_messaging" not in token.scopes:
+            raise GraphError(10, "Application does not have permission for this action (whatsapp_business_messaging).")
+        if number.status == "PENDING" and number.registered_at is None:
+            raise GraphError(133010, "Register the number with POST /<phone_number_id>/register first.")
         payload = _json_body(request)
         spec = validate_send(payload, number=number)
         return graph_json(sending.message_accept(number=number, spec=spec, payload=payload))
@@ -231,14 +241,31 @@ def object_node(request: HttpRequest, token: AccessToken, node: str) -> HttpResp
     method = request.method or "GET"
     number = PhoneNumber.objects.select_related("app").filter(phone_number_id=node).first()
     if number is not None and number.waba_id in token.waba_ids and method in {"GET", "POST"}:
-        return with_fault("phone_number", node, lambda: phone_number_node(request, number))
+        return with_fault("phone_number", node, lambda: phone_number_node(request, token, number))
     if method in {"GET", "DELETE"} and media.media_get(node) is not None:
         return media_node(request, token, node)
     if method == "GET":
         template = templates.Template.objects.filter(template_id=node).first()
         if template is not None and template.waba_id in token.waba_ids:
             return graph_json(_fields(templates.template_as_graph(template), request.GET.get("fields", "")))
+        if node in token.waba_ids:
+            return graph_json(_fields(_waba_as_graph(node), request.GET.get("fields", "")))
     raise object_missing(node, method)
+
+
+def _waba_as_graph(waba_id: str) -> dict[str, Any]:
+    """`GET /<waba_id>`: the few fields a platform reads after onboarding."""
+    signup = Signup.objects.filter(waba_id=waba_id).first()
+    number = PhoneNumber.objects.filter(waba_id=waba_id).order_by("id").first()
+    name = signup.business_name if signup else number.verified_name if number else "WhatsApp Business Account"
+    return {
+        "id": waba_id,
+        "name": name,
+        "currency": "USD",
+        "timezone_id": "1",
+        "message_template_namespace": f"emulator_{waba_id}",
+        "account_review_status": "APPROVED",
+    }
 
 
 def _fields(data: dict[str, Any], fields: str) -> dict[str, Any]:
@@ -248,7 +275,7 @@ def _fields(data: dict[str, Any], fields: str) -> dict[str, Any]:
     return {key: value for key, value in data.items() if key in wanted or key == "id"}
 
 
-def phone_number_node(request: HttpRequest, number: PhoneNumber) -> HttpResponse:
+def phone_number_node(request: HttpRequest, token: AccessToken, number: PhoneNumber) -> HttpResponse:
     if request.method == "POST":
         params = _body_params(request)
         config = params.get("webhook_configuration")
@@ -258,7 +285,8 @@ def phone_number_node(request: HttpRequest, number: PhoneNumber) -> HttpResponse
         if len(uri) > 200:
             raise GraphError(100, "Param override_callback_uri must be at most 200 characters long.")
         number.override_callback_uri = uri
-        number.save(update_fields=["override_callback_uri"])
+        number.override_app = token.app if uri else None
+        number.save(update_fields=["override_callback_uri", "override_app"])
         return graph_json({"success": True})
     fields = [f.strip() for f in request.GET.get("fields", "").split(",") if f.strip()]
     return graph_json(onboarding.phone_number_fields(number, fields))
@@ -383,6 +411,71 @@ def register(request: HttpRequest, token: AccessToken, node: str) -> HttpRespons
         return graph_json({"success": True})
 
     return with_fault("register", number.phone_number_id, handle)
+
+
+# --- business profile and the Resumable Upload API ------------------------------------------
+
+
+def business_profile(request: HttpRequest, token: AccessToken, node: str) -> HttpResponse:
+    number = number_for_token(phone_number_id=node, token=token, method=request.method or "GET")
+
+    def handle() -> HttpResponse:
+        if request.method == "POST":
+            profiles.profile_update(number=number, params=_body_params(request), app=token.app)
+            return graph_json({"success": True})
+        profile = profiles.profile_of(number)
+        picture_url = (
+            request.build_absolute_uri(reverse("cloudapi_emulator:profile_picture", args=[profile.picture_key]))
+            if profile.picture_key
+            else ""
+        )
+        fields = [f.strip() for f in request.GET.get("fields", "").split(",") if f.strip()]
+        return graph_json({"data": [profiles.profile_fields(profile, fields, picture_url=picture_url)]})
+
+    return with_fault("business_profile", number.phone_number_id, handle)
+
+
+def upload_start(request: HttpRequest, token: AccessToken, node: str) -> HttpResponse:
+    """`POST /<app_id>/uploads`: only with a token of that app."""
+    app = App.objects.filter(app_id=node).first()
+    if app is None or token.app_id != app.pk:
+        raise object_missing(node, "POST")
+
+    def handle() -> HttpResponse:
+        params = _body_params(request)
+        session = uploads.upload_session_start(
+            app=app,
+            file_length=params.get("file_length", ""),
+            file_type=str(params.get("file_type", "")),
+            file_name=str(params.get("file_name", "")),
+        )
+        return graph_json({"id": f"{uploads.SESSION_PREFIX}{session.session_id}"})
+
+    return with_fault("uploads", "", handle)
+
+
+def upload_session(request: HttpRequest, token: AccessToken, node: str) -> HttpResponse:
+    """`POST /upload:<session>` with the raw bytes from `file_offset`; `GET` says how far it got."""
+    session = uploads.upload_session_get(node)
+    method = request.method or "GET"
+    if session is None or token.app_id != session.app_id or method not in {"GET", "POST"}:
+        raise object_missing(node, method)
+    if method == "POST":
+        session = uploads.upload_chunk_append(
+            session=session, file_offset=request.headers.get("file_offset"), data=request.body
+        )
+        if session.handle:
+            return graph_json({"h": session.handle})
+    return graph_json({"id": node, "file_offset": len(bytes(session.data))})
+
+
+def profile_picture(request: HttpRequest, key: str) -> HttpResponse:
+    """`profile_picture_url`: public, as Meta's CDN links are."""
+    found = profiles.profile_picture_for_key(key)
+    if found is None:
+        return HttpResponse("Not Found", status=404, content_type="text/plain")
+    data, content_type = found
+    return HttpResponse(data, content_type=content_type)
 
 
 # --- onboarding without a bearer token ------------------------------------------------------

@@ -26,6 +26,11 @@ clears faults, limits and the clock. It returns an `EmulatorHandle`:
     handle.webhook_mode(number, duplicate=, out_of_order=, skip_delivered=, batch=, fail_code=, played=)
     handle.revoke_token(token) / handle.expire_media_urls() / handle.advance_clock(seconds)
     handle.oauth_code(app_id=, app_secret=, access_token=, waba_id=, scopes=None, expires_in=30) -> code
+    handle.app_register(app_id, app_secret, callback_url, verify_token="") -> App
+        (a Meta app with its dashboard callback URL: the webhooks of WABAs it subscribes to go there)
+    handle.signup(app_id=, simulate="FINISH", display_phone_number=None, **kw) -> (code, waba_id, phone_number_id)
+        (the stand-in Embedded Signup finished without a browser; kw: business_name, verified_name.
+        phone_number_id is None for FINISH_ONLY_WABA; all three are None for USER_REPORTED_ERROR)
     handle.drain(timeout=10)    wait until every queued webhook was delivered (or given up)
     handle.deliveries(number=None) -> outbox rows, oldest first
 
@@ -144,6 +149,19 @@ class EmulatorHandle:
         from cloudapi_emulator.services import oauth_code_issue
 
         return oauth_code_issue(**kw)
+
+    def app_register(self, app_id: str, app_secret: str, callback_url: str, verify_token: str = ""):
+        from cloudapi_emulator.services import app_register
+
+        return app_register(app_id=app_id, app_secret=app_secret, callback_url=callback_url, verify_token=verify_token)
+
+    def signup(
+        self, *, app_id: str, simulate: str = "FINISH", display_phone_number: str | None = None, **kw: Any
+    ) -> tuple[str | None, str | None, str | None]:
+        from cloudapi_emulator.services import signup_finish
+
+        result = signup_finish(app_id=app_id, simulate=simulate, display_phone_number=display_phone_number, **kw)
+        return result.code, result.waba_id, result.phone_number_id
 
     def drain(self, timeout: float = 10) -> None:
         from cloudapi_emulator.services import deliveries_drain

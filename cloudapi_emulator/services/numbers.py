@@ -1,5 +1,7 @@
 """Apps, tokens and emulated business numbers."""
 
+from datetime import datetime
+
 from django.db import transaction
 
 from cloudapi_emulator import clock, ids
@@ -18,15 +20,51 @@ def app_get_or_create(*, app_id: str | None, app_secret: str) -> App:
     return app or App.objects.create(app_id=ids.numeric_id(16), app_secret=app_secret)
 
 
-def access_token_grant(*, token: str, waba_id: str, app: App | None = None, scopes: list[str] | None = None):
-    """Let `token` act on `waba_id` (creating the token if new). Un-revokes nothing: a revoked token stays so."""
+def app_register(*, app_id: str, app_secret: str, callback_url: str, verify_token: str = "", name: str = "") -> App:
+    """The app as configured in its App Dashboard (idempotent by `app_id`; updates secret, URL, token).
+
+    `callback_url` receives the webhooks of every WABA the app subscribes to (reference §1.4);
+    blank means none is set yet. Unlike Meta, no verification GET is sent to it.
+    """
+    if not app_id or not app_secret:
+        raise ValueError("app_id and app_secret are required.")
+    if callback_url and not callback_url.startswith(("http://", "https://")):
+        raise ValueError("callback_url must be an http(s) URL.")
+    defaults = {"app_secret": app_secret, "callback_url": callback_url, "verify_token": verify_token}
+    if name:
+        defaults["name"] = name
+    app, _ = App.objects.update_or_create(app_id=app_id, defaults=defaults)
+    return app
+
+
+def access_token_grant(
+    *,
+    token: str,
+    waba_id: str | None = None,
+    app: App | None = None,
+    scopes: list[str] | None = None,
+    waba_ids: list[str] | None = None,
+    expires_at: datetime | None = None,
+):
+    """Let `token` act on `waba_id` (or every one of `waba_ids`), creating the token if new.
+
+    `expires_at` only applies to a new token. Un-revokes nothing: a revoked token stays so.
+    """
+    wanted = list(waba_ids) if waba_ids is not None else [waba_id] if waba_id else []
     row, created = AccessToken.objects.get_or_create(
         token=token,
-        defaults={"app": app, "waba_ids": [waba_id], "scopes": scopes or MESSAGING_SCOPES, "issued_at": clock.now()},
+        defaults={
+            "app": app,
+            "waba_ids": wanted,
+            "scopes": scopes or MESSAGING_SCOPES,
+            "issued_at": clock.now(),
+            "expires_at": expires_at,
+        },
     )
-    if not created and waba_id not in row.waba_ids:
+    missing = [w for w in wanted if w not in row.waba_ids]
+    if not created and missing:
         # Two concurrent grants of one token could drop a WABA; provisioning is not concurrent.
-        row.waba_ids = [*row.waba_ids, waba_id]
+        row.waba_ids = [*row.waba_ids, *missing]
         row.save(update_fields=["waba_ids"])
     return row
 

@@ -24,8 +24,15 @@ def oauth_code_issue(
     waba_id: str,
     scopes: list[str] | None = None,
     expires_in: int = 30,
+    target_ids: list[str] | None = None,
+    token_expires_in: int | None = None,
 ) -> str:
-    """A code the front end would get from FB.login; it exchanges once, within `expires_in` seconds."""
+    """A code the front end would get from FB.login; it exchanges once, within `expires_in` seconds.
+
+    The token it exchanges for targets `target_ids` (default: just `waba_id`) in `debug_token`'s
+    granular scopes and may act on those WABAs only; it expires `token_expires_in` seconds
+    after the exchange (default: never).
+    """
     app = app_get_or_create(app_id=app_id, app_secret=app_secret)
     code = "AQ" + secrets.token_urlsafe(48)
     OAuthCode.objects.create(
@@ -34,6 +41,8 @@ def oauth_code_issue(
         access_token=access_token,
         waba_id=waba_id,
         scopes=scopes or MESSAGING_SCOPES,
+        target_ids=list(target_ids) if target_ids is not None else None,
+        token_expires_in=token_expires_in,
         expires_at=clock.now() + timedelta(seconds=expires_in),
     )
     return code
@@ -55,8 +64,18 @@ def oauth_code_exchange(*, client_id: str, client_secret: str, code: str) -> dic
     # The conditional update makes the code single use even with two exchanges at once.
     if OAuthCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now) != 1:
         raise GraphError(100, "This authorization code has been used.", subcode=36009)
-    access_token_grant(token=row.access_token, waba_id=row.waba_id, app=app, scopes=row.scopes)
-    return {"access_token": row.access_token, "token_type": "bearer"}
+    expires_at = now + timedelta(seconds=row.token_expires_in) if row.token_expires_in else None
+    access_token_grant(
+        token=row.access_token,
+        waba_ids=row.target_ids if row.target_ids is not None else [row.waba_id],
+        app=app,
+        scopes=row.scopes,
+        expires_at=expires_at,
+    )
+    answer: dict[str, Any] = {"access_token": row.access_token, "token_type": "bearer"}
+    if row.token_expires_in:
+        answer["expires_in"] = row.token_expires_in
+    return answer
 
 
 def app_from_app_token(app_token: str) -> App:
@@ -161,6 +180,23 @@ def number_two_step_pin_set(*, number: PhoneNumber, pin: str) -> None:
     PhoneNumber.objects.filter(pk=number.pk).update(two_step_pin=pin)
 
 
+def webhook_configuration(number: PhoneNumber) -> dict[str, str]:
+    """`webhook_configuration` of a number: each level of the lookup that is set (reference §1.4).
+
+    `application` is the subscribed app's dashboard callback, or a sandbox number's own URL.
+    """
+    config: dict[str, str] = {}
+    if number.override_callback_uri:
+        config["phone_number"] = number.override_callback_uri
+    subscriptions = list(SubscribedApp.objects.select_related("app").filter(waba_id=number.waba_id).order_by("id"))
+    waba_override = next((s.override_callback_uri for s in subscriptions if s.override_callback_uri), "")
+    if waba_override:
+        config["whatsapp_business_account"] = waba_override
+    callback = next((s.app.callback_url for s in subscriptions if s.app.callback_url), "")
+    config["application"] = callback or number.webhook_url
+    return config
+
+
 PHONE_NUMBER_DEFAULT_FIELDS = ["verified_name", "code_verification_status", "display_phone_number", "quality_rating"]
 
 
@@ -173,6 +209,7 @@ def phone_number_fields(number: PhoneNumber, fields: list[str]) -> dict[str, Any
         "code_verification_status": number.code_verification_status,
         "status": number.status,
         "name_status": number.name_status,
+        "new_name_status": number.new_name_status,
         "platform_type": "CLOUD_API",
         "host_platform": "CLOUD_API",
         "throughput": {"level": number.throughput_level},
@@ -180,10 +217,7 @@ def phone_number_fields(number: PhoneNumber, fields: list[str]) -> dict[str, Any
         "whatsapp_business_manager_messaging_limit": number.messaging_limit,
         "messaging_limit_tier": number.messaging_limit,
         "is_official_business_account": False,
-        "webhook_configuration": {
-            **({"phone_number": number.override_callback_uri} if number.override_callback_uri else {}),
-            "application": number.webhook_url,
-        },
+        "webhook_configuration": webhook_configuration(number),
         "id": number.phone_number_id,
     }
     result: dict[str, Any] = {}

@@ -5,6 +5,7 @@ Nothing here makes an HTTP call: rows go into the outbox and the dispatcher thre
 """
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,14 +49,65 @@ def contact_of(customer: Customer) -> dict[str, Any]:
     return contact
 
 
-def messages_callback_url(number: PhoneNumber) -> str:
-    """Phone-number override, then the WABA override of this number's app, then the app's callback (§1.4)."""
+@dataclass(frozen=True)
+class Route:
+    """Where one webhook goes and the secret of the app whose URL that is (it signs the body)."""
+
+    url: str
+    app_secret: str
+
+
+def _subscriptions(waba_id: str, preferred_app_id: int | None = None) -> list[SubscribedApp]:
+    """The apps subscribed to a WABA, the number's own app first, then oldest first."""
+    rows = list(SubscribedApp.objects.select_related("app").filter(waba_id=waba_id).order_by("id"))
+    return sorted(rows, key=lambda sub: sub.app_id != preferred_app_id)
+
+
+def messages_route(number: PhoneNumber) -> Route | None:
+    """Where this number's `messages` webhooks go, as Meta looks it up (reference §1.4).
+
+    The number's override, then a WABA override (`subscribed_apps` override_callback_uri), then
+    the dashboard callback URL of an app subscribed to the WABA. A number provisioned for the
+    sandbox falls back to its own `webhook_url`. Anything else gets nothing: Meta sends no
+    webhooks for a WABA no app is subscribed to.
+    """
+    subscriptions = _subscriptions(number.waba_id, number.app_id)
     if number.override_callback_uri:
-        return number.override_callback_uri
-    subscription = SubscribedApp.objects.filter(waba_id=number.waba_id, app_id=number.app_id).first()
-    if subscription and subscription.override_callback_uri:
-        return subscription.override_callback_uri
-    return number.webhook_url
+        owner = number.override_app or (subscriptions[0].app if subscriptions else number.app)
+        return Route(number.override_callback_uri, owner.app_secret)
+    for sub in subscriptions:
+        if sub.override_callback_uri:
+            return Route(sub.override_callback_uri, sub.app.app_secret)
+    for sub in subscriptions:
+        if sub.app.callback_url:
+            return Route(sub.app.callback_url, sub.app.app_secret)
+    if number.webhook_url:
+        return Route(number.webhook_url, number.app.app_secret)
+    return None
+
+
+def messages_callback_url(number: PhoneNumber) -> str:
+    """The URL `messages_route` picks, or "" when nothing would be sent."""
+    route = messages_route(number)
+    return route.url if route else ""
+
+
+def waba_routes(waba_id: str) -> list[Route]:
+    """Template and account webhooks: the dashboard callback of every app subscribed to the WABA.
+
+    Overrides never apply to them (reference §1.4). A sandbox WABA, with no subscribed app that
+    has a callback URL, keeps sending them to its numbers' own `webhook_url`.
+    """
+    routes = {
+        Route(sub.app.callback_url, sub.app.app_secret) for sub in _subscriptions(waba_id) if sub.app.callback_url
+    }
+    if not routes:
+        routes = {
+            Route(n.webhook_url, n.app.app_secret)
+            for n in PhoneNumber.objects.select_related("app").filter(waba_id=waba_id)
+            if n.webhook_url
+        }
+    return sorted(routes, key=lambda route: (route.url, route.app_secret))
 
 
 def webhook_enqueue(
@@ -86,14 +138,11 @@ def webhook_enqueue(
 def messages_webhook_enqueue(
     *, number: PhoneNumber, value_parts: dict[str, Any], due_at: datetime | None = None
 ) -> WebhookDelivery | None:
+    route = messages_route(number)
+    if route is None:
+        return None
     payload = envelope(waba_id=number.waba_id, field="messages", value=messages_value(number, **value_parts))
-    return webhook_enqueue(
-        number=number,
-        payload=payload,
-        url=messages_callback_url(number),
-        app_secret=number.app.app_secret,
-        due_at=due_at,
-    )
+    return webhook_enqueue(number=number, payload=payload, url=route.url, app_secret=route.app_secret, due_at=due_at)
 
 
 def review_enqueue(*, template_pk: int, due_at: datetime) -> None:
@@ -108,16 +157,12 @@ def review_enqueue(*, template_pk: int, due_at: datetime) -> None:
 
 
 def waba_webhook_enqueue(*, waba_id: str, field: str, value: dict[str, Any]) -> int:
-    """A WABA-level webhook (templates, account) to the default callback of every app with a number there."""
-    targets = {
-        (n.webhook_url, n.app.app_secret)
-        for n in PhoneNumber.objects.select_related("app").filter(waba_id=waba_id)
-        if n.webhook_url
-    }
+    """A WABA-level webhook (templates, account) to every route `waba_routes` gives; returns how many."""
+    routes = waba_routes(waba_id)
     payload = envelope(waba_id=waba_id, field=field, value=value, time_field=True)
-    for url, secret in sorted(targets):
-        webhook_enqueue(number=None, payload=payload, url=url, app_secret=secret, field=field)
-    return len(targets)
+    for route in routes:
+        webhook_enqueue(number=None, payload=payload, url=route.url, app_secret=route.app_secret, field=field)
+    return len(routes)
 
 
 # --- Status webhooks after an accepted send -------------------------------------------------

@@ -28,9 +28,12 @@
   if (form) {
     var answered = false;
     form.addEventListener("submit", function () { answered = true; });
-    window.addEventListener("pagehide", function () {
+    var abandon = function () {
       if (answered || !window.opener) return;
+      answered = true;
       window.opener.postMessage({ type: "EMULATOR_FB_LOGIN", authResponse: null }, form.dataset.origin);
-    });
+    };
+    window.addEventListener("beforeunload", abandon);
+    window.addEventListener("pagehide", abandon);
   }
 })();
