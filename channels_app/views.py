@@ -74,6 +74,8 @@ def _render_detail(request, channel: Channel, status: int = 200, **extra):
     response = render(
         request, "channels/channel_detail.html", _detail_context(request, channel, **extra), status=status
     )
+    # Meta's login window (or the emulator's stand-in) must keep `window.opener` to report back.
+    response["Cross-Origin-Opener-Policy"] = "same-origin-allow-popups"
     if not services.embedded_signup_uses_emulator() and settings.META_APP_ID:
         # Meta's JS SDK, its login popup and its frames; nothing else is added.
         response["Content-Security-Policy"] = policy_with(

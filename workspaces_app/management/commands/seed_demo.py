@@ -66,7 +66,15 @@ class Command(BaseCommand):
 
     def _sandbox_channel_ensure(self, workspace, agent):
         """A channel wired to the local Cloud API emulator, so the demo needs no Meta account."""
-        from cloudapi_emulator.services import sandbox_number_provision  # dev tooling only
+        from cloudapi_emulator.services import app_register, sandbox_number_provision  # dev tooling only
+
+        # The emulator plays the platform's own Meta app too, so Login with Facebook works locally.
+        app_register(
+            app_id=settings.META_APP_ID,
+            app_secret=settings.META_APP_SECRET,
+            callback_url=f"{settings.SITE_URL}/webhooks/whatsapp/",
+            verify_token=settings.WHATSAPP_VERIFY_TOKEN,
+        )
 
         channel = Channel.objects.filter(workspace=workspace, provider=Channel.Provider.SANDBOX, name="Sandbox").first()
         if channel is None:
