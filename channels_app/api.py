@@ -69,6 +69,7 @@ class ChannelListApi(ListAPIView):
         access_token = serializers.CharField(write_only=True)
         app_secret = serializers.CharField(write_only=True)
         verify_token = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        app_id = serializers.CharField(required=False, allow_blank=True, max_length=32)
         agent_id = serializers.UUIDField(required=False, allow_null=True)
 
     def get_queryset(self):
@@ -112,6 +113,7 @@ class ChannelListApi(ListAPIView):
                 access_token=values["access_token"],
                 app_secret=values["app_secret"],
                 verify_token=values.get("verify_token", ""),
+                app_id=values.get("app_id", ""),
             )
         except services.ChannelSetupFailed:
             channel.delete()  # nothing half-made is left behind

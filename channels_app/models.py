@@ -47,6 +47,8 @@ class Channel(models.Model):
         SANDBOX = "sandbox", "Sandbox"
 
     connection = models.CharField(max_length=20, choices=Connection.choices, default="", blank=True)
+    # The Meta app the access token belongs to (uploads such as the profile photo go through it).
+    meta_app_id = models.CharField(max_length=32, blank=True)
     # None means the token never expires (debug_token's expires_at = 0).
     token_expires_at = models.DateTimeField(null=True, blank=True)
     webhook_subscribed = models.BooleanField(default=False)

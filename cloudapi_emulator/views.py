@@ -462,7 +462,11 @@ def upload_session(request: HttpRequest, token: AccessToken, node: str) -> HttpR
         raise object_missing(node, method)
     if method == "POST":
         session = uploads.upload_chunk_append(
-            session=session, file_offset=request.headers.get("file_offset"), data=request.body
+            # Django's and gunicorn's servers drop header names with underscores (a spoofing guard), so
+            # Meta's `file_offset` may arrive only as `File-Offset`; an upload in one piece starts at 0.
+            session=session,
+            file_offset=request.headers.get("file_offset") or request.headers.get("File-Offset") or "0",
+            data=request.body,
         )
         if session.handle:
             return graph_json({"h": session.handle})

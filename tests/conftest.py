@@ -83,6 +83,8 @@ def sandbox(emulator):
     )
     Channel.objects.filter(pk=channel.pk).update(
         phone_number_id=number.phone_number_id,
+        meta_app_id=number.app.app_id,
+        connection=Channel.Connection.SANDBOX,
         waba_id=number.waba_id,
         access_token=SANDBOX_TOKEN,
         app_secret=SANDBOX_APP_SECRET,

@@ -253,6 +253,7 @@ def channel_embedded_signup_complete(
         channel = Channel.objects.select_for_update().get(pk=channel.pk)
         channel.provider = Channel.Provider.SANDBOX if embedded_signup_uses_emulator() else Channel.Provider.CLOUD_API
         channel.connection = Channel.Connection.EMBEDDED_SIGNUP
+        channel.meta_app_id = settings.META_APP_ID
         channel.access_token = token
         channel.app_secret = ""  # webhooks arrive on the platform's own app URL
         channel.token_expires_at = token_expires_at
@@ -288,6 +289,7 @@ def channel_connect_manual(
     access_token: str,
     app_secret: str,
     verify_token: str = "",
+    app_id: str = "",
 ) -> Channel:
     """Connect with a business's own Meta app. The credentials are checked live before anything is saved."""
     values = {
@@ -334,6 +336,7 @@ def channel_connect_manual(
         channel = Channel.objects.select_for_update().get(pk=channel.pk)
         channel.provider = Channel.Provider.CLOUD_API
         channel.connection = Channel.Connection.MANUAL
+        channel.meta_app_id = (app_id or "").strip()
         channel.access_token = values["access_token"]
         channel.app_secret = values["app_secret"]
         channel.verify_token = (verify_token or "").strip() or secrets.token_urlsafe(24)

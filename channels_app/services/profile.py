@@ -3,8 +3,6 @@
 import io
 import logging
 
-from django.conf import settings
-
 from channels_app.models import Channel
 from channels_app.services.channels import graph_client_for_channel
 from channels_app.whatsapp import errors as graph_errors
@@ -61,11 +59,18 @@ def business_profile_update(*, channel: Channel, profile: dict, photo: tuple[byt
         if photo is not None:
             content, mime_type, filename = photo
             _photo_check(content, mime_type)
+            if not channel.meta_app_id:
+                raise ProfileError(
+                    "Uploading a photo needs the ID of the Meta app the token belongs to: add it when "
+                    "reconnecting this channel by hand.",
+                    field="photo",
+                )
             profile["profile_picture_handle"] = graph.resumable_upload(
-                app_id=settings.META_APP_ID, content=content, mime_type=mime_type, filename=filename
+                app_id=channel.meta_app_id, content=content, mime_type=mime_type, filename=filename
             )
         graph.business_profile_update(channel.phone_number_id, profile)
     except graph_errors.GraphError as exc:
-        raise ProfileError(f"WhatsApp refused the profile change ({exc.plain_reason or exc}).") from None
+        reason = exc.details or exc.title or exc.plain_reason
+        raise ProfileError(f"WhatsApp refused the profile change: {reason}") from None
     logger.info("business profile updated", extra={"channel_id": channel.pk, "fields": sorted(profile)})
     return business_profile_get(channel=channel)

@@ -458,24 +458,6 @@ class GraphClient:
     def subscribed_apps_remove(self, waba_id: str) -> None:
         self._delete(_path_part(waba_id), "subscribed_apps")
 
-
-def _data_list(resp: dict) -> list[dict]:
-    data = resp.get("data")
-    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
-
-
-def _next_cursor(resp: dict) -> str | None:
-    paging = resp.get("paging")
-    if not isinstance(paging, dict) or not paging.get("next"):
-        return None
-    cursors = paging.get("cursors")
-    after = cursors.get("after") if isinstance(cursors, dict) else None
-    return after if isinstance(after, str) and after else None
-
-
-def graph_client_for(*, base_url: str, version: str, access_token: str, **kw: Any) -> GraphClient:
-    return GraphClient(base_url=base_url, version=version, access_token=access_token, **kw)
-
     # --- business profile ------------------------------------------------------------------------
 
     def business_profile_get(self, phone_number_id: str) -> dict:
@@ -508,3 +490,21 @@ def graph_client_for(*, base_url: str, version: str, access_token: str, **kw: An
         if not handle:
             raise GraphOutcomeUnknown(title="Graph returned no file handle", details=str(answer)[:200])
         return handle
+
+
+def _data_list(resp: dict) -> list[dict]:
+    data = resp.get("data")
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+
+def _next_cursor(resp: dict) -> str | None:
+    paging = resp.get("paging")
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    return after if isinstance(after, str) and after else None
+
+
+def graph_client_for(*, base_url: str, version: str, access_token: str, **kw: Any) -> GraphClient:
+    return GraphClient(base_url=base_url, version=version, access_token=access_token, **kw)

@@ -58,8 +58,9 @@ class FakeGraph:
                 body = self.rfile.read(length) if length else b""
                 request = Recorded(method, parts.path, parse_qs(parts.query), dict(self.headers), body)
                 graph.requests.append(request)
-                script = graph.routes.get((method, parts.path)) or [(404, {"error": {"message": "no route",
-                                                                                       "code": 803}})]
+                script = graph.routes.get((method, parts.path)) or [
+                    (404, {"error": {"message": "no route", "code": 803}})
+                ]
                 answer = script.pop(0) if len(script) > 1 else script[0]
                 if callable(answer):
                     answer = answer(request)
@@ -122,8 +123,11 @@ def a_text_payload():
     return message_payload(message_type="text", content=text_content("Hello"), to="+16505551234")
 
 
-SENT = {"messaging_product": "whatsapp", "contacts": [{"input": "+16505551234", "wa_id": "16505551234"}],
-        "messages": [{"id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI"}]}
+SENT = {
+    "messaging_product": "whatsapp",
+    "contacts": [{"input": "+16505551234", "wa_id": "16505551234"}],
+    "messages": [{"id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI"}],
+}
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -139,10 +143,18 @@ def test_a_send_posts_the_payload_with_the_bearer_token_and_returns_the_wamid(gr
 
 
 def test_a_graph_error_envelope_is_raised_classified(graph):
-    envelope = {"error": {"message": "(#131047) Re-engagement message", "type": "OAuthException", "code": 131047,
-                          "error_data": {"messaging_product": "whatsapp",
-                                         "details": "Message failed to send because more than 24 hours have passed"},
-                          "fbtrace_id": "AbCdEf"}}
+    envelope = {
+        "error": {
+            "message": "(#131047) Re-engagement message",
+            "type": "OAuthException",
+            "code": 131047,
+            "error_data": {
+                "messaging_product": "whatsapp",
+                "details": "Message failed to send because more than 24 hours have passed",
+            },
+            "fbtrace_id": "AbCdEf",
+        }
+    }
     graph.on("POST", f"/v25.0/{PHONE_NUMBER_ID}/messages", (400, envelope))
     with pytest.raises(GraphError) as caught:
         graph.client().message_send(PHONE_NUMBER_ID, a_text_payload())
@@ -160,8 +172,9 @@ def test_errors_are_classified_by_code(graph, code, kind):
 
 
 def test_a_5xx_html_page_is_retryable_and_a_post_is_not_retried_by_the_client(graph):
-    graph.on("POST", f"/v25.0/{PHONE_NUMBER_ID}/messages", (502, b"<html>Bad Gateway</html>",
-                                                            {"Content-Type": "text/html"}))
+    graph.on(
+        "POST", f"/v25.0/{PHONE_NUMBER_ID}/messages", (502, b"<html>Bad Gateway</html>", {"Content-Type": "text/html"})
+    )
     with pytest.raises(GraphError) as caught:
         graph.client().message_send(PHONE_NUMBER_ID, a_text_payload())
     assert caught.value.kind == RETRYABLE
@@ -218,17 +231,24 @@ def test_failures_are_logged_without_the_token(graph, caplog):
 def test_mark_read_posts_the_read_receipt_with_typing(graph):
     graph.on("POST", f"/v25.0/{PHONE_NUMBER_ID}/messages", (200, {"success": True}))
     graph.client().message_mark_read(PHONE_NUMBER_ID, "wamid.in", typing=True)
-    assert graph.requests[0].json() == {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.in",
-                                        "typing_indicator": {"type": "text"}}
+    assert graph.requests[0].json() == {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": "wamid.in",
+        "typing_indicator": {"type": "text"},
+    }
 
 
 # --- retries of idempotent calls ---------------------------------------------------------------
 
 
 def test_a_get_is_retried_after_a_server_error(graph):
-    graph.on("GET", f"/v25.0/{PHONE_NUMBER_ID}",
-             (503, b"<html>unavailable</html>", {"Content-Type": "text/html"}),
-             (200, {"id": PHONE_NUMBER_ID, "quality_rating": "GREEN"}))
+    graph.on(
+        "GET",
+        f"/v25.0/{PHONE_NUMBER_ID}",
+        (503, b"<html>unavailable</html>", {"Content-Type": "text/html"}),
+        (200, {"id": PHONE_NUMBER_ID, "quality_rating": "GREEN"}),
+    )
     info = graph.client().phone_number_get(PHONE_NUMBER_ID, fields=["quality_rating", "status"])
     assert info["quality_rating"] == "GREEN"
     assert len(graph.requests) == 2
@@ -249,8 +269,11 @@ def test_a_get_is_retried_after_a_read_timeout(graph):
 
 
 def test_a_get_gives_up_after_max_get_retries(graph):
-    graph.on("GET", f"/v25.0/{WABA_ID}/subscribed_apps", (500, {"error": {"message": "(#2) Service temporarily "
-                                                                           "unavailable", "code": 2}}))
+    graph.on(
+        "GET",
+        f"/v25.0/{WABA_ID}/subscribed_apps",
+        (500, {"error": {"message": "(#2) Service temporarily unavailable", "code": 2}}),
+    )
     with pytest.raises(GraphError) as caught:
         graph.client(max_get_retries=2).subscribed_apps_list(WABA_ID)
     assert caught.value.code == 2
@@ -270,8 +293,9 @@ def test_a_permanent_get_error_is_not_retried(graph):
 
 def test_media_upload_sends_a_multipart_form_and_returns_the_id(graph):
     graph.on("POST", f"/v25.0/{PHONE_NUMBER_ID}/media", (200, {"id": "1037543291543636"}))
-    media_id = graph.client().media_upload(PHONE_NUMBER_ID, content=b"%PDF-1.4 fake", mime_type="application/pdf",
-                                           filename="receipt.pdf")
+    media_id = graph.client().media_upload(
+        PHONE_NUMBER_ID, content=b"%PDF-1.4 fake", mime_type="application/pdf", filename="receipt.pdf"
+    )
     assert media_id == "1037543291543636"
     request = graph.requests[0]
     assert request.headers["Content-Type"].startswith("multipart/form-data")
@@ -282,9 +306,21 @@ def test_media_upload_sends_a_multipart_form_and_returns_the_id(graph):
 
 
 def test_media_info_returns_the_file_size_as_an_int(graph):
-    graph.on("GET", "/v25.0/2621233374848975", (200, {
-        "messaging_product": "whatsapp", "url": f"{graph.url}/media/abc", "mime_type": "image/jpeg",
-        "sha256": "hash", "file_size": "303833", "id": "2621233374848975"}))
+    graph.on(
+        "GET",
+        "/v25.0/2621233374848975",
+        (
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{graph.url}/media/abc",
+                "mime_type": "image/jpeg",
+                "sha256": "hash",
+                "file_size": "303833",
+                "id": "2621233374848975",
+            },
+        ),
+    )
     info = graph.client().media_info("2621233374848975", phone_number_id=PHONE_NUMBER_ID)
     assert info["file_size"] == 303833
     assert graph.requests[0].query == {"phone_number_id": [PHONE_NUMBER_ID]}
@@ -350,10 +386,12 @@ def test_template_create_checks_the_name_before_calling_graph(graph):
     with pytest.raises(PayloadInvalid):
         graph.client().template_create(WABA_ID, {"name": "Order Update", "language": "en_US", "category": "utility"})
     assert graph.requests == []
-    graph.on("POST", f"/v25.0/{WABA_ID}/message_templates", (200, {"id": "1", "status": "PENDING",
-                                                                   "category": "UTILITY"}))
-    resp = graph.client().template_create(WABA_ID, {"name": "order_update", "language": "en_US",
-                                                    "category": "utility", "components": []})
+    graph.on(
+        "POST", f"/v25.0/{WABA_ID}/message_templates", (200, {"id": "1", "status": "PENDING", "category": "UTILITY"})
+    )
+    resp = graph.client().template_create(
+        WABA_ID, {"name": "order_update", "language": "en_US", "category": "utility", "components": []}
+    )
     assert resp["status"] == "PENDING"
 
 
@@ -383,9 +421,23 @@ def test_debug_token_returns_the_data_object(graph):
 
 
 def test_phone_numbers_list_returns_every_number(graph):
-    graph.on("GET", f"/v25.0/{WABA_ID}/phone_numbers", (200, {"data": [
-        {"verified_name": "Lucky Shrub", "display_phone_number": "+1 555-078-3881", "id": PHONE_NUMBER_ID,
-         "quality_rating": "GREEN"}]}))
+    graph.on(
+        "GET",
+        f"/v25.0/{WABA_ID}/phone_numbers",
+        (
+            200,
+            {
+                "data": [
+                    {
+                        "verified_name": "Lucky Shrub",
+                        "display_phone_number": "+1 555-078-3881",
+                        "id": PHONE_NUMBER_ID,
+                        "quality_rating": "GREEN",
+                    }
+                ]
+            },
+        ),
+    )
     assert graph.client().phone_numbers_list(WABA_ID)[0]["id"] == PHONE_NUMBER_ID
 
 
@@ -405,7 +457,9 @@ def test_subscribing_with_an_override_sends_the_callback_and_verify_token(graph)
     client.subscribed_apps_add(WABA_ID)
     client.subscribed_apps_add(WABA_ID, override_callback_uri="https://hooks.example.com/wa/1", verify_token="vt")
     assert [r.json() for r in graph.requests] == [
-        {}, {"override_callback_uri": "https://hooks.example.com/wa/1", "verify_token": "vt"}]
+        {},
+        {"override_callback_uri": "https://hooks.example.com/wa/1", "verify_token": "vt"},
+    ]
     with pytest.raises(PayloadInvalid):
         client.subscribed_apps_add(WABA_ID, override_callback_uri="https://x.example/" + "a" * 200, verify_token="vt")
 

@@ -82,8 +82,13 @@ def test_a_5xx_without_a_code_or_with_an_unknown_code_is_retried():
 
 
 def test_the_envelope_is_parsed_into_every_field():
-    body = envelope(130429, "(#130429) Rate limit hit", details="Cloud API message throughput has been reached.",
-                    error_subcode=2494055, is_transient=True)
+    body = envelope(
+        130429,
+        "(#130429) Rate limit hit",
+        details="Cloud API message throughput has been reached.",
+        error_subcode=2494055,
+        is_transient=True,
+    )
     error = graph_error_from_response(429, json.dumps(body).encode())
     assert error.http_status == 429
     assert error.code == 130429
@@ -102,8 +107,18 @@ def test_the_message_of_a_re_engagement_error_tells_staff_to_use_a_template():
     assert "template" in str(error)
 
 
-@pytest.mark.parametrize("body", [b"<html><body>502 Bad Gateway</body></html>", b"", None, "not json", b"\xff\xfe",
-                                  b"[1, 2]", {"error": "a string"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html><body>502 Bad Gateway</body></html>",
+        b"",
+        None,
+        "not json",
+        b"\xff\xfe",
+        b"[1, 2]",
+        {"error": "a string"},
+    ],
+)
 def test_garbage_bodies_give_an_error_without_a_code(body):
     error = graph_error_from_response(502, body)
     assert error.code is None
@@ -124,13 +139,15 @@ def test_a_code_sent_as_a_string_is_still_understood():
 
 
 def test_a_webhook_error_object_is_parsed():
-    error = graph_error_from_webhook({
-        "code": 131049,
-        "title": "This message was not delivered to maintain healthy ecosystem engagement.",
-        "message": "This message was not delivered to maintain healthy ecosystem engagement.",
-        "error_data": {"details": "In order to maintain a healthy ecosystem engagement, the message failed."},
-        "href": "/documentation/business-messaging/whatsapp/support/error-codes",
-    })
+    error = graph_error_from_webhook(
+        {
+            "code": 131049,
+            "title": "This message was not delivered to maintain healthy ecosystem engagement.",
+            "message": "This message was not delivered to maintain healthy ecosystem engagement.",
+            "error_data": {"details": "In order to maintain a healthy ecosystem engagement, the message failed."},
+            "href": "/documentation/business-messaging/whatsapp/support/error-codes",
+        }
+    )
     assert error.code == 131049
     assert error.http_status is None
     assert error.details.startswith("In order to")
@@ -158,8 +175,29 @@ def test_an_error_survives_pickling_for_task_queues():
     assert type(outcome) is GraphOutcomeUnknown
 
 
-@pytest.mark.parametrize("code", [131026, 131047, 131049, 131050, 131053, 131056, 130429, 132000, 132001, 132012,
-                                  133005, 133016, 190, 0, 368, 131031, 131051, 131052])
+@pytest.mark.parametrize(
+    "code",
+    [
+        131026,
+        131047,
+        131049,
+        131050,
+        131053,
+        131056,
+        130429,
+        132000,
+        132001,
+        132012,
+        133005,
+        133016,
+        190,
+        0,
+        368,
+        131031,
+        131051,
+        131052,
+    ],
+)
 def test_common_failures_have_a_plain_english_reason(code):
     reason = PLAIN_REASONS[code]
     assert reason.endswith(".")

@@ -58,8 +58,11 @@ def a_list(rows_per_section=(1,), *, button="Options", body="Which one?", sectio
 
 
 def cta(display_text="See dates", url="https://www.luckyshrub.com/dates", body="Tap below"):
-    return {"type": "cta_url", "body": {"text": body},
-            "action": {"name": "cta_url", "parameters": {"display_text": display_text, "url": url}}}
+    return {
+        "type": "cta_url",
+        "body": {"text": body},
+        "action": {"name": "cta_url", "parameters": {"display_text": display_text, "url": url}},
+    }
 
 
 # --- the envelope ---------------------------------------------------------------------------
@@ -155,43 +158,127 @@ def test_callback_data_over_512_characters_is_refused():
         ("audio", {"id": "1013859600285441", "voice": True}),
         ("document", {"id": "1376223850470843", "filename": "order_abc123.pdf", "caption": "Your order (PDF)"}),
         ("sticker", {"id": "798882015472548"}),
-        ("location", {"latitude": "37.44216251868683", "longitude": "-122.16153582049394", "name": "Philz Coffee",
-                      "address": "101 Forest Ave, Palo Alto, CA 94301"}),
+        (
+            "location",
+            {
+                "latitude": "37.44216251868683",
+                "longitude": "-122.16153582049394",
+                "name": "Philz Coffee",
+                "address": "101 Forest Ave, Palo Alto, CA 94301",
+            },
+        ),
         ("location", {"latitude": -90, "longitude": 180.0}),
-        ("contacts", [{"name": {"formatted_name": "John Smith", "first_name": "John"},
-                       "phones": [{"phone": "+1 (650) 555-1234", "type": "WORK", "wa_id": "16505551234"}],
-                       "birthday": "1990-04-01"}]),
-        ("interactive", {"type": "button", "header": {"type": "image", "image": {"id": "2762702990552401"}},
-                         "body": {"text": "Hi Pablo! Your workshop is at 9am tomorrow."},
-                         "footer": {"text": "Lucky Shrub"},
-                         "action": {"buttons": [
-                             {"type": "reply", "reply": {"id": "change-button", "title": "Change"}},
-                             {"type": "reply", "reply": {"id": "cancel-button", "title": "Cancel"}}]}}),
-        ("interactive", {"type": "list", "header": {"type": "text", "text": "Choose Shipping Option"},
-                         "body": {"text": "Which shipping option do you prefer?"}, "footer": {"text": "Lucky Shrub"},
-                         "action": {"button": "Shipping Options", "sections": [
-                             {"title": "I want it ASAP!", "rows": [
-                                 {"id": "priority_express", "title": "Priority Mail Express",
-                                  "description": "Next Day to 2 Days"}]}]}}),
-        ("interactive", {"type": "cta_url", "header": {"type": "image",
-                                                       "image": {"link": "https://www.luckyshrub.com/banner.png"}},
-                         "body": {"text": "Tap the button below to see available dates."},
-                         "action": {"name": "cta_url", "parameters": {
-                             "display_text": "See Dates", "url": "https://www.luckyshrub.com?clickID=kqDGWd24Q5TRwoEQ"}},
-                         "footer": {"text": "Dates subject to change."}}),
-        ("template", {"name": "order_confirmation", "language": {"code": "en_US"}, "components": [
-            {"type": "header", "parameters": [{"type": "image", "image": {"link": "https://example.com/h.jpg"}}]},
-            {"type": "body", "parameters": [
-                {"type": "text", "text": "Jessica"},
-                {"type": "currency", "currency": {"fallback_value": "$100.99", "code": "USD", "amount_1000": 100990}},
-                {"type": "date_time", "date_time": {"fallback_value": "February 25, 1977"}}]},
-            {"type": "button", "sub_type": "quick_reply", "index": "0",
-             "parameters": [{"type": "payload", "payload": "ORDER_DETAILS_CLICKED"}]},
-            {"type": "button", "sub_type": "url", "index": "1",
-             "parameters": [{"type": "text", "text": "product-details-123"}]}]}),
-        ("template", {"name": "welcome", "language": {"code": "en", "policy": "deterministic"},
-                      "components": [{"type": "body", "parameters": [
-                          {"type": "text", "parameter_name": "first_name", "text": "Pablo"}]}]}),
+        (
+            "contacts",
+            [
+                {
+                    "name": {"formatted_name": "John Smith", "first_name": "John"},
+                    "phones": [{"phone": "+1 (650) 555-1234", "type": "WORK", "wa_id": "16505551234"}],
+                    "birthday": "1990-04-01",
+                }
+            ],
+        ),
+        (
+            "interactive",
+            {
+                "type": "button",
+                "header": {"type": "image", "image": {"id": "2762702990552401"}},
+                "body": {"text": "Hi Pablo! Your workshop is at 9am tomorrow."},
+                "footer": {"text": "Lucky Shrub"},
+                "action": {
+                    "buttons": [
+                        {"type": "reply", "reply": {"id": "change-button", "title": "Change"}},
+                        {"type": "reply", "reply": {"id": "cancel-button", "title": "Cancel"}},
+                    ]
+                },
+            },
+        ),
+        (
+            "interactive",
+            {
+                "type": "list",
+                "header": {"type": "text", "text": "Choose Shipping Option"},
+                "body": {"text": "Which shipping option do you prefer?"},
+                "footer": {"text": "Lucky Shrub"},
+                "action": {
+                    "button": "Shipping Options",
+                    "sections": [
+                        {
+                            "title": "I want it ASAP!",
+                            "rows": [
+                                {
+                                    "id": "priority_express",
+                                    "title": "Priority Mail Express",
+                                    "description": "Next Day to 2 Days",
+                                }
+                            ],
+                        }
+                    ],
+                },
+            },
+        ),
+        (
+            "interactive",
+            {
+                "type": "cta_url",
+                "header": {"type": "image", "image": {"link": "https://www.luckyshrub.com/banner.png"}},
+                "body": {"text": "Tap the button below to see available dates."},
+                "action": {
+                    "name": "cta_url",
+                    "parameters": {
+                        "display_text": "See Dates",
+                        "url": "https://www.luckyshrub.com?clickID=kqDGWd24Q5TRwoEQ",
+                    },
+                },
+                "footer": {"text": "Dates subject to change."},
+            },
+        ),
+        (
+            "template",
+            {
+                "name": "order_confirmation",
+                "language": {"code": "en_US"},
+                "components": [
+                    {
+                        "type": "header",
+                        "parameters": [{"type": "image", "image": {"link": "https://example.com/h.jpg"}}],
+                    },
+                    {
+                        "type": "body",
+                        "parameters": [
+                            {"type": "text", "text": "Jessica"},
+                            {
+                                "type": "currency",
+                                "currency": {"fallback_value": "$100.99", "code": "USD", "amount_1000": 100990},
+                            },
+                            {"type": "date_time", "date_time": {"fallback_value": "February 25, 1977"}},
+                        ],
+                    },
+                    {
+                        "type": "button",
+                        "sub_type": "quick_reply",
+                        "index": "0",
+                        "parameters": [{"type": "payload", "payload": "ORDER_DETAILS_CLICKED"}],
+                    },
+                    {
+                        "type": "button",
+                        "sub_type": "url",
+                        "index": "1",
+                        "parameters": [{"type": "text", "text": "product-details-123"}],
+                    },
+                ],
+            },
+        ),
+        (
+            "template",
+            {
+                "name": "welcome",
+                "language": {"code": "en", "policy": "deterministic"},
+                "components": [
+                    {"type": "body", "parameters": [{"type": "text", "parameter_name": "first_name", "text": "Pablo"}]}
+                ],
+            },
+        ),
         ("reaction", {"message_id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA", "emoji": "😀"}),
         ("reaction", {"message_id": "wamid.HBgL", "emoji": ""}),
     ],
@@ -220,35 +307,83 @@ LIMITS = [
     ("button body", "interactive", buttons("Yes", body="x" * 1025), "interactive.body.text", 1024),
     ("cta body", "interactive", cta(body="x" * 1025), "interactive.body.text", 1024),
     ("list body", "interactive", body_text_list("x" * 1025), "interactive.body.text", 1024),
-    ("header text", "interactive", buttons("Yes") | {"header": {"type": "text", "text": "x" * 61}},
-     "interactive.header.text", 60),
+    (
+        "header text",
+        "interactive",
+        buttons("Yes") | {"header": {"type": "text", "text": "x" * 61}},
+        "interactive.header.text",
+        60,
+    ),
     ("footer text", "interactive", buttons("Yes") | {"footer": {"text": "x" * 61}}, "interactive.footer.text", 60),
     ("reply buttons count", "interactive", buttons("A", "B", "C", "D"), "interactive.action.buttons", 3),
-    ("button id", "interactive",
-     {"type": "button", "body": {"text": "b"},
-      "action": {"buttons": [{"type": "reply", "reply": {"id": "i" * 257, "title": "Yes"}}]}},
-     "interactive.action.buttons[0].reply.id", 256),
-    ("button title", "interactive", buttons("Yes", "Check my order status"),
-     "interactive.action.buttons[1].reply.title", 20),
+    (
+        "button id",
+        "interactive",
+        {
+            "type": "button",
+            "body": {"text": "b"},
+            "action": {"buttons": [{"type": "reply", "reply": {"id": "i" * 257, "title": "Yes"}}]},
+        },
+        "interactive.action.buttons[0].reply.id",
+        256,
+    ),
+    (
+        "button title",
+        "interactive",
+        buttons("Yes", "Check my order status"),
+        "interactive.action.buttons[1].reply.title",
+        20,
+    ),
     ("list button label", "interactive", a_list(button="x" * 21), "interactive.action.button", 20),
     ("list sections", "interactive", a_list((1,) * 11), "interactive.action.sections", 10),
     ("list rows in total", "interactive", a_list((5, 6)), "interactive.action.sections[1].rows", 10),
-    ("row id", "interactive",
-     {"type": "list", "body": {"text": "b"}, "action": {"button": "Go", "sections": [
-         {"title": "S", "rows": [{"id": "r" * 201, "title": "Row"}]}]}},
-     "interactive.action.sections[0].rows[0].id", 200),
-    ("row title", "interactive",
-     {"type": "list", "body": {"text": "b"}, "action": {"button": "Go", "sections": [
-         {"title": "S", "rows": [{"id": "r", "title": "t" * 25}]}]}},
-     "interactive.action.sections[0].rows[0].title", 24),
-    ("row description", "interactive",
-     {"type": "list", "body": {"text": "b"}, "action": {"button": "Go", "sections": [
-         {"title": "S", "rows": [{"id": "r", "title": "Row", "description": "d" * 73}]}]}},
-     "interactive.action.sections[0].rows[0].description", 72),
-    ("section title", "interactive",
-     {"type": "list", "body": {"text": "b"}, "action": {"button": "Go", "sections": [
-         {"title": "s" * 25, "rows": [{"id": "r", "title": "Row"}]}]}},
-     "interactive.action.sections[0].title", 24),
+    (
+        "row id",
+        "interactive",
+        {
+            "type": "list",
+            "body": {"text": "b"},
+            "action": {"button": "Go", "sections": [{"title": "S", "rows": [{"id": "r" * 201, "title": "Row"}]}]},
+        },
+        "interactive.action.sections[0].rows[0].id",
+        200,
+    ),
+    (
+        "row title",
+        "interactive",
+        {
+            "type": "list",
+            "body": {"text": "b"},
+            "action": {"button": "Go", "sections": [{"title": "S", "rows": [{"id": "r", "title": "t" * 25}]}]},
+        },
+        "interactive.action.sections[0].rows[0].title",
+        24,
+    ),
+    (
+        "row description",
+        "interactive",
+        {
+            "type": "list",
+            "body": {"text": "b"},
+            "action": {
+                "button": "Go",
+                "sections": [{"title": "S", "rows": [{"id": "r", "title": "Row", "description": "d" * 73}]}],
+            },
+        },
+        "interactive.action.sections[0].rows[0].description",
+        72,
+    ),
+    (
+        "section title",
+        "interactive",
+        {
+            "type": "list",
+            "body": {"text": "b"},
+            "action": {"button": "Go", "sections": [{"title": "s" * 25, "rows": [{"id": "r", "title": "Row"}]}]},
+        },
+        "interactive.action.sections[0].title",
+        24,
+    ),
     ("cta display text", "interactive", cta(display_text="x" * 21), "interactive.action.parameters.display_text", 20),
     ("contacts count", "contacts", [{"name": {"formatted_name": f"P{i}"}} for i in range(6)], "contacts", 5),
     ("template name length", "template", {"name": "t" * 513, "language": {"code": "en"}}, "template.name", 512),
@@ -409,19 +544,47 @@ def test_every_contact_needs_a_formatted_name():
         ({"name": "order confirmation", "language": {"code": "en"}}, "template.name"),
         ({"name": "order"}, "template.language.code"),
         ({"name": "order", "language": {}}, "template.language.code"),
-        ({"name": "order", "language": {"code": "en"}, "components": [{"type": "footer"}]},
-         "template.components[0].type"),
-        ({"name": "order", "language": {"code": "en"},
-          "components": [{"type": "button", "index": "0", "parameters": []}]}, "template.components[0].sub_type"),
-        ({"name": "order", "language": {"code": "en"},
-          "components": [{"type": "button", "sub_type": "url", "parameters": []}]}, "template.components[0].index"),
-        ({"name": "order", "language": {"code": "en"},
-          "components": [{"type": "body", "parameters": [{"type": "image", "image": {"id": "1"}}]}]},
-         "template.components[0].parameters[0].type"),
-        ({"name": "order", "language": {"code": "en"},
-          "components": [{"type": "header", "parameters": [
-              {"type": "image", "image": {"id": "1", "caption": "no captions on templates"}}]}]},
-         "template.components[0].parameters[0].image.caption"),
+        (
+            {"name": "order", "language": {"code": "en"}, "components": [{"type": "footer"}]},
+            "template.components[0].type",
+        ),
+        (
+            {
+                "name": "order",
+                "language": {"code": "en"},
+                "components": [{"type": "button", "index": "0", "parameters": []}],
+            },
+            "template.components[0].sub_type",
+        ),
+        (
+            {
+                "name": "order",
+                "language": {"code": "en"},
+                "components": [{"type": "button", "sub_type": "url", "parameters": []}],
+            },
+            "template.components[0].index",
+        ),
+        (
+            {
+                "name": "order",
+                "language": {"code": "en"},
+                "components": [{"type": "body", "parameters": [{"type": "image", "image": {"id": "1"}}]}],
+            },
+            "template.components[0].parameters[0].type",
+        ),
+        (
+            {
+                "name": "order",
+                "language": {"code": "en"},
+                "components": [
+                    {
+                        "type": "header",
+                        "parameters": [{"type": "image", "image": {"id": "1", "caption": "no captions on templates"}}],
+                    }
+                ],
+            },
+            "template.components[0].parameters[0].image.caption",
+        ),
     ],
 )
 def test_templates_need_a_valid_name_a_language_and_well_formed_components(content, field):
@@ -444,8 +607,9 @@ def test_constructors_build_contents_that_message_payload_accepts():
         "audio": media_content("audio", media_id="9", voice=True),
         "location": location_content(51.5, -0.12, name="Office"),
         "reaction": reaction_content("wamid.x", "👍"),
-        "template": template_content("order_update", "en_US",
-                                     [{"type": "body", "parameters": [{"type": "text", "text": "Ann"}]}]),
+        "template": template_content(
+            "order_update", "en_US", [{"type": "body", "parameters": [{"type": "text", "text": "Ann"}]}]
+        ),
     }
     for message_type, content in contents.items():
         assert send(message_type, content)[message_type] == content
@@ -458,8 +622,12 @@ def test_buttons_content_builds_meta_reply_buttons():
     assert content == {
         "type": "button",
         "body": {"text": "Confirm?"},
-        "action": {"buttons": [{"type": "reply", "reply": {"id": "yes", "title": "Yes"}},
-                               {"type": "reply", "reply": {"id": "no", "title": "No"}}]},
+        "action": {
+            "buttons": [
+                {"type": "reply", "reply": {"id": "yes", "title": "Yes"}},
+                {"type": "reply", "reply": {"id": "no", "title": "No"}},
+            ]
+        },
         "header": {"type": "text", "text": "Booking"},
         "footer": {"text": "Thanks"},
     }
@@ -477,7 +645,10 @@ def test_list_content_builds_sections_and_omits_missing_descriptions():
 
 def test_cta_url_content_builds_the_cta_action():
     content = cta_url_content("See dates", "Open", "https://example.com")
-    assert content["action"] == {"name": "cta_url", "parameters": {"display_text": "Open", "url": "https://example.com"}}
+    assert content["action"] == {
+        "name": "cta_url",
+        "parameters": {"display_text": "Open", "url": "https://example.com"},
+    }
 
 
 def test_constructors_refuse_bad_input_where_it_is_written():

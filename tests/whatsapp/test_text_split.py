@@ -65,8 +65,10 @@ def test_only_a_word_longer_than_the_hard_limit_is_cut_at_the_hard_limit():
 @settings(max_examples=300, deadline=None)
 @given(
     text=st.text(alphabet=st.characters(codec="utf-8"), max_size=600)
-    | st.lists(st.sampled_from(["word", "Hello.", "!", "\n", "\n\n", " ", "  ", "longerwordhere", "é", "🙂", "\t"]),
-               max_size=200).map("".join),
+    | st.lists(
+        st.sampled_from(["word", "Hello.", "!", "\n", "\n\n", " ", "  ", "longerwordhere", "é", "🙂", "\t"]),
+        max_size=200,
+    ).map("".join),
     target=st.integers(min_value=1, max_value=200),
     hard_limit=st.integers(min_value=1, max_value=300),
 )

@@ -20,8 +20,12 @@ from channels_app.whatsapp.webhooks import (
 APP_SECRET = "0123456789abcdef0123456789abcdef"
 WABA_ID = "102290129340398"
 PHONE_NUMBER_ID = "106540352242922"
-SHEENA = {"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234", "user_id": "US.13491208655302741918",
-          "parent_user_id": "US.ENT.11815799212886844830"}
+SHEENA = {
+    "profile": {"name": "Sheena Nelson"},
+    "wa_id": "16505551234",
+    "user_id": "US.13491208655302741918",
+    "parent_user_id": "US.ENT.11815799212886844830",
+}
 
 
 def sign(raw: bytes, secret: str = APP_SECRET) -> str:
@@ -29,20 +33,26 @@ def sign(raw: bytes, secret: str = APP_SECRET) -> str:
 
 
 def messages_body(*, messages=None, statuses=None, errors=None, contacts=(SHEENA,), waba_id=WABA_ID):
-    value = {"messaging_product": "whatsapp",
-             "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID}}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+    }
     if contacts is not None:
         value["contacts"] = list(contacts)
     for key, items in (("messages", messages), ("statuses", statuses), ("errors", errors)):
         if items is not None:
             value[key] = items
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": waba_id, "changes": [{"field": "messages", "value": value}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": waba_id, "changes": [{"field": "messages", "value": value}]}],
+    }
 
 
 def field_body(field, value, *, time=1751247548):
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": WABA_ID, "time": time, "changes": [{"field": field, "value": value}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA_ID, "time": time, "changes": [{"field": field, "value": value}]}],
+    }
 
 
 def only(body):
@@ -101,34 +111,109 @@ def test_it_rejects_a_body_signed_with_another_secret():
 
 INBOUND = [
     ("text", {"text": {"body": "Does it come in another color?"}}),
-    ("image", {"image": {"caption": "Taj Mahal", "mime_type": "image/jpeg", "sha256": "SfInY0gG=",
-                         "id": "1003383421387256", "url": "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1"}}),
+    (
+        "image",
+        {
+            "image": {
+                "caption": "Taj Mahal",
+                "mime_type": "image/jpeg",
+                "sha256": "SfInY0gG=",
+                "id": "1003383421387256",
+                "url": "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1",
+            }
+        },
+    ),
     ("video", {"video": {"caption": "caption", "mime_type": "video/mp4", "sha256": "Jh+2=", "id": "765756756"}}),
-    ("audio", {"audio": {"mime_type": "audio/ogg; codecs=opus", "sha256": "m04p=", "id": "1234567890987654321",
-                         "voice": True}}),
-    ("document", {"document": {"caption": "my receipt", "filename": "receipt.pdf", "mime_type": "application/pdf",
-                               "sha256": "V5OP=", "id": "622684793477189"}}),
-    ("sticker", {"sticker": {"mime_type": "image/webp", "sha256": "Hcwy=", "id": "1234567890987654321",
-                             "animated": True}}),
-    ("location", {"location": {"latitude": 37.44221496582, "longitude": -122.16165924072, "name": "Philz Coffee",
-                               "address": "101 Forest Ave, Palo Alto, CA 94301", "url": "https://philzcoffee.com/"}}),
-    ("interactive", {"context": {"from": "15550783881", "id": "wamid.buttons"},
-                     "interactive": {"type": "button_reply",
-                                     "button_reply": {"id": "cancel-button", "title": "Cancel"}}}),
-    ("interactive", {"context": {"from": "15550783881", "id": "wamid.list"},
-                     "interactive": {"type": "list_reply", "list_reply": {"id": "priority_express",
-                                                                          "title": "Priority Mail Express",
-                                                                          "description": "Next Day to 2 Days"}}}),
-    ("interactive", {"context": {"from": "972123456789", "id": "wamid.gvw=="},
-                     "interactive": {"type": "nfm_reply", "nfm_reply": {
-                         "name": "flow", "body": "Sent",
-                         "response_json": "{\"flow_token\":\"AQAA\",\"cs_rating\":\"0\"}"}}}),
-    ("button", {"context": {"from": "15550783881", "id": "wamid.template"},
-                "button": {"payload": "Unsubscribe", "text": "Unsubscribe"}}),
+    (
+        "audio",
+        {
+            "audio": {
+                "mime_type": "audio/ogg; codecs=opus",
+                "sha256": "m04p=",
+                "id": "1234567890987654321",
+                "voice": True,
+            }
+        },
+    ),
+    (
+        "document",
+        {
+            "document": {
+                "caption": "my receipt",
+                "filename": "receipt.pdf",
+                "mime_type": "application/pdf",
+                "sha256": "V5OP=",
+                "id": "622684793477189",
+            }
+        },
+    ),
+    (
+        "sticker",
+        {"sticker": {"mime_type": "image/webp", "sha256": "Hcwy=", "id": "1234567890987654321", "animated": True}},
+    ),
+    (
+        "location",
+        {
+            "location": {
+                "latitude": 37.44221496582,
+                "longitude": -122.16165924072,
+                "name": "Philz Coffee",
+                "address": "101 Forest Ave, Palo Alto, CA 94301",
+                "url": "https://philzcoffee.com/",
+            }
+        },
+    ),
+    (
+        "interactive",
+        {
+            "context": {"from": "15550783881", "id": "wamid.buttons"},
+            "interactive": {"type": "button_reply", "button_reply": {"id": "cancel-button", "title": "Cancel"}},
+        },
+    ),
+    (
+        "interactive",
+        {
+            "context": {"from": "15550783881", "id": "wamid.list"},
+            "interactive": {
+                "type": "list_reply",
+                "list_reply": {
+                    "id": "priority_express",
+                    "title": "Priority Mail Express",
+                    "description": "Next Day to 2 Days",
+                },
+            },
+        },
+    ),
+    (
+        "interactive",
+        {
+            "context": {"from": "972123456789", "id": "wamid.gvw=="},
+            "interactive": {
+                "type": "nfm_reply",
+                "nfm_reply": {"name": "flow", "body": "Sent", "response_json": '{"flow_token":"AQAA","cs_rating":"0"}'},
+            },
+        },
+    ),
+    (
+        "button",
+        {
+            "context": {"from": "15550783881", "id": "wamid.template"},
+            "button": {"payload": "Unsubscribe", "text": "Unsubscribe"},
+        },
+    ),
     ("reaction", {"reaction": {"message_id": "wamid.reacted", "emoji": "👍"}}),
-    ("order", {"order": {"catalog_id": "194836987003835", "text": "",
-                         "product_items": [{"product_retailer_id": "di9ozbzfi4", "quantity": 2, "item_price": 30,
-                                            "currency": "USD"}]}}),
+    (
+        "order",
+        {
+            "order": {
+                "catalog_id": "194836987003835",
+                "text": "",
+                "product_items": [
+                    {"product_retailer_id": "di9ozbzfi4", "quantity": 2, "item_price": 30, "currency": "USD"}
+                ],
+            }
+        },
+    ),
     ("revoke", {"revoke": {"original_message_id": "wamid.deleted"}}),
     ("edit", {"edit": {"original_message_id": "wamid.edited", "message": {"type": "text", "text": {"body": "new"}}}}),
 ]
@@ -153,17 +238,29 @@ def test_every_inbound_type_becomes_an_inbound_message_with_its_type_object_as_c
 
 
 def test_a_contacts_message_keeps_its_vcard_list():
-    cards = [{"name": {"first_name": "Lucía", "last_name": "Gómez", "formatted_name": "Lucía Gómez"},
-              "phones": [{"phone": "+1 (983) 555-2319", "wa_id": "19835552319", "type": "MOBILE"}]}]
+    cards = [
+        {
+            "name": {"first_name": "Lucía", "last_name": "Gómez", "formatted_name": "Lucía Gómez"},
+            "phones": [{"phone": "+1 (983) 555-2319", "wa_id": "19835552319", "type": "MOBILE"}],
+        }
+    ]
     raw = {"from": "16505551234", "id": "wamid.c", "timestamp": "1744344496", "type": "contacts", "contacts": cards}
     item = only(messages_body(messages=[raw]))
     assert item.content == {"contacts": cards}
 
 
 def test_a_system_message_arrives_without_contacts():
-    raw = {"from": "16505551234", "id": "wamid.sys", "timestamp": "1750269342", "type": "system",
-           "system": {"body": "User Sheena Nelson changed from 16505551234 to 12195555358", "wa_id": "12195555358",
-                      "type": "user_changed_number"}}
+    raw = {
+        "from": "16505551234",
+        "id": "wamid.sys",
+        "timestamp": "1750269342",
+        "type": "system",
+        "system": {
+            "body": "User Sheena Nelson changed from 16505551234 to 12195555358",
+            "wa_id": "12195555358",
+            "type": "user_changed_number",
+        },
+    }
     item = only(messages_body(messages=[raw], contacts=None))
     assert item.message_type == "system"
     assert item.content["type"] == "user_changed_number"
@@ -171,20 +268,45 @@ def test_a_system_message_arrives_without_contacts():
 
 
 def test_an_unsupported_message_keeps_what_was_unsupported_and_its_errors():
-    errors = [{"code": 131051, "title": "Message type unknown", "message": "Message type unknown",
-               "error_data": {"details": "Message type is currently not supported."}}]
-    raw = {"from": "16505551234", "id": "wamid.u", "timestamp": "1750090702", "type": "unsupported",
-           "errors": errors, "unsupported": {"type": "poll_update"}}
+    errors = [
+        {
+            "code": 131051,
+            "title": "Message type unknown",
+            "message": "Message type unknown",
+            "error_data": {"details": "Message type is currently not supported."},
+        }
+    ]
+    raw = {
+        "from": "16505551234",
+        "id": "wamid.u",
+        "timestamp": "1750090702",
+        "type": "unsupported",
+        "errors": errors,
+        "unsupported": {"type": "poll_update"},
+    }
     item = only(messages_body(messages=[raw]))
     assert item.content == {"unsupported": {"type": "poll_update"}}
     assert item.errors == errors
 
 
 def test_a_forwarded_message_and_an_ad_referral_are_kept():
-    referral = {"source_url": "https://fb.me/3cr4Wqqkv", "source_id": "120226305854810726", "source_type": "ad",
-                "headline": "Chat with us", "media_type": "image", "ctwa_clid": "Aff-n8ZT"}
-    raw = {"context": {"forwarded": True}, "referral": referral, "from": "16505551234", "id": "wamid.r",
-           "timestamp": "1750275992", "type": "text", "text": {"body": "Can I get more info about this?"}}
+    referral = {
+        "source_url": "https://fb.me/3cr4Wqqkv",
+        "source_id": "120226305854810726",
+        "source_type": "ad",
+        "headline": "Chat with us",
+        "media_type": "image",
+        "ctwa_clid": "Aff-n8ZT",
+    }
+    raw = {
+        "context": {"forwarded": True},
+        "referral": referral,
+        "from": "16505551234",
+        "id": "wamid.r",
+        "timestamp": "1750275992",
+        "type": "text",
+        "text": {"body": "Can I get more info about this?"},
+    }
     item = only(messages_body(messages=[raw]))
     assert item.context == {"forwarded": True}
     assert item.referral == referral
@@ -192,8 +314,13 @@ def test_a_forwarded_message_and_an_ad_referral_are_kept():
 
 def test_a_username_only_sender_has_a_bsuid_and_no_phone():
     contact = {"profile": {"name": "Ann", "username": "@ann"}, "user_id": "GB.998877665544"}
-    raw = {"from_user_id": "GB.998877665544", "id": "wamid.bsuid", "timestamp": "1775000000", "type": "text",
-           "text": {"body": "hi"}}
+    raw = {
+        "from_user_id": "GB.998877665544",
+        "id": "wamid.bsuid",
+        "timestamp": "1775000000",
+        "type": "text",
+        "text": {"body": "hi"},
+    }
     item = only(messages_body(messages=[raw], contacts=[contact]))
     assert item.from_phone is None
     assert item.from_user_id == "GB.998877665544"
@@ -202,8 +329,7 @@ def test_a_username_only_sender_has_a_bsuid_and_no_phone():
 
 
 def test_each_sender_in_a_batch_is_matched_to_their_own_contact():
-    contacts = [{"profile": {"name": "Ann"}, "wa_id": "441111111111"},
-                {"profile": {"name": "Bo"}, "user_id": "US.222"}]
+    contacts = [{"profile": {"name": "Ann"}, "wa_id": "441111111111"}, {"profile": {"name": "Bo"}, "user_id": "US.222"}]
     messages = [
         {"from_user_id": "US.222", "id": "wamid.2", "timestamp": "1", "type": "text", "text": {"body": "b"}},
         {"from": "441111111111", "id": "wamid.1", "timestamp": "1", "type": "text", "text": {"body": "a"}},
@@ -213,24 +339,40 @@ def test_each_sender_in_a_batch_is_matched_to_their_own_contact():
 
 
 def test_a_batch_of_entries_changes_messages_and_statuses_is_flattened_in_order():
-    first = messages_body(messages=[
-        {"from": "16505551234", "id": "wamid.a", "timestamp": "1", "type": "text", "text": {"body": "1"}},
-        {"from": "16505551234", "id": "wamid.b", "timestamp": "2", "type": "text", "text": {"body": "2"}},
-    ])
-    second = messages_body(statuses=[
-        {"id": "wamid.out1", "status": "sent", "timestamp": "3", "recipient_id": "16505551234"},
-        {"id": "wamid.out1", "status": "delivered", "timestamp": "4", "recipient_id": "16505551234"},
-    ], waba_id="999")
-    template = field_body("message_template_status_update", {"event": "APPROVED", "message_template_id": 1,
-                                                             "message_template_name": "hello",
-                                                             "message_template_language": "en", "reason": "NONE"})
+    first = messages_body(
+        messages=[
+            {"from": "16505551234", "id": "wamid.a", "timestamp": "1", "type": "text", "text": {"body": "1"}},
+            {"from": "16505551234", "id": "wamid.b", "timestamp": "2", "type": "text", "text": {"body": "2"}},
+        ]
+    )
+    second = messages_body(
+        statuses=[
+            {"id": "wamid.out1", "status": "sent", "timestamp": "3", "recipient_id": "16505551234"},
+            {"id": "wamid.out1", "status": "delivered", "timestamp": "4", "recipient_id": "16505551234"},
+        ],
+        waba_id="999",
+    )
+    template = field_body(
+        "message_template_status_update",
+        {
+            "event": "APPROVED",
+            "message_template_id": 1,
+            "message_template_name": "hello",
+            "message_template_language": "en",
+            "reason": "NONE",
+        },
+    )
     entry = first["entry"][0]
     entry["changes"].append(second["entry"][0]["changes"][0])
-    body = {"object": "whatsapp_business_account",
-            "entry": [entry, second["entry"][0], template["entry"][0]]}
+    body = {"object": "whatsapp_business_account", "entry": [entry, second["entry"][0], template["entry"][0]]}
     items = webhook_items(body)
     assert [type(i).__name__ for i in items] == [
-        "InboundMessage", "InboundMessage", "StatusUpdate", "StatusUpdate", "StatusUpdate", "StatusUpdate",
+        "InboundMessage",
+        "InboundMessage",
+        "StatusUpdate",
+        "StatusUpdate",
+        "StatusUpdate",
+        "StatusUpdate",
         "FieldEvent",
     ]
     assert [i.waba_id for i in items[4:6]] == ["999", "999"]
@@ -240,11 +382,22 @@ def test_a_batch_of_entries_changes_messages_and_statuses_is_flattened_in_order(
 
 
 def test_a_failed_status_carries_its_errors():
-    errors = [{"code": 131049, "title": "This message was not delivered to maintain healthy ecosystem engagement.",
-               "message": "...", "error_data": {"details": "In order to maintain a healthy ecosystem engagement."},
-               "href": "/documentation/business-messaging/whatsapp/support/error-codes"}]
-    raw = {"id": "wamid.f", "status": "failed", "timestamp": "1751142888", "recipient_id": "16505551234",
-           "errors": errors}
+    errors = [
+        {
+            "code": 131049,
+            "title": "This message was not delivered to maintain healthy ecosystem engagement.",
+            "message": "...",
+            "error_data": {"details": "In order to maintain a healthy ecosystem engagement."},
+            "href": "/documentation/business-messaging/whatsapp/support/error-codes",
+        }
+    ]
+    raw = {
+        "id": "wamid.f",
+        "status": "failed",
+        "timestamp": "1751142888",
+        "recipient_id": "16505551234",
+        "errors": errors,
+    }
     item = only(messages_body(statuses=[raw], contacts=None))
     assert isinstance(item, StatusUpdate)
     assert (item.status, item.recipient_phone, item.errors) == ("failed", "16505551234", errors)
@@ -252,10 +405,15 @@ def test_a_failed_status_carries_its_errors():
 
 
 def test_a_sent_status_carries_pricing_conversation_and_callback_data():
-    raw = {"id": "wamid.s", "status": "sent", "timestamp": "1750030073", "recipient_user_id": "US.1349",
-           "biz_opaque_callback_data": "order-123",
-           "conversation": {"id": "c1", "expiration_timestamp": "1750116473", "origin": {"type": "marketing"}},
-           "pricing": {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "marketing"}}
+    raw = {
+        "id": "wamid.s",
+        "status": "sent",
+        "timestamp": "1750030073",
+        "recipient_user_id": "US.1349",
+        "biz_opaque_callback_data": "order-123",
+        "conversation": {"id": "c1", "expiration_timestamp": "1750116473", "origin": {"type": "marketing"}},
+        "pricing": {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "marketing"},
+    }
     item = only(messages_body(statuses=[raw]))
     assert item.recipient_phone is None
     assert item.recipient_user_id == "US.1349"
@@ -265,18 +423,33 @@ def test_a_sent_status_carries_pricing_conversation_and_callback_data():
 
 
 def test_value_level_errors_become_one_value_errors_item():
-    errors = [{"code": 131000, "title": "Something went wrong", "message": "Something went wrong",
-               "error_data": {"details": "Unsupported webhook payload"}}]
+    errors = [
+        {
+            "code": 131000,
+            "title": "Something went wrong",
+            "message": "Something went wrong",
+            "error_data": {"details": "Unsupported webhook payload"},
+        }
+    ]
     item = only(messages_body(errors=errors, contacts=None))
     assert isinstance(item, ValueErrors)
     assert (item.phone_number_id, item.errors) == (PHONE_NUMBER_ID, errors)
 
 
 def test_a_marketing_preference_change_is_parsed():
-    value = {"messaging_product": "whatsapp",
-             "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
-             "user_preferences": [{"wa_id": "16505551234", "detail": "User requested to stop marketing messages",
-                                   "category": "marketing_messages", "value": "stop", "timestamp": 1731705721}]}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+        "user_preferences": [
+            {
+                "wa_id": "16505551234",
+                "detail": "User requested to stop marketing messages",
+                "category": "marketing_messages",
+                "value": "stop",
+                "timestamp": 1731705721,
+            }
+        ],
+    }
     item = only(field_body("user_preferences", value))
     assert isinstance(item, UserPreference)
     assert (item.wa_id, item.category, item.value) == ("16505551234", "marketing_messages", "stop")
@@ -289,34 +462,67 @@ def test_a_marketing_preference_change_is_parsed():
 @pytest.mark.parametrize(
     "field, value",
     [
-        ("message_template_status_update", {"event": "REJECTED", "message_template_id": 1689556908129835,
-                                            "message_template_name": "abandoned_cart",
-                                            "message_template_language": "en", "reason": "INVALID_FORMAT"}),
-        ("template_category_update", {"message_template_id": 278077987957091,
-                                      "message_template_name": "welcome_template",
-                                      "message_template_language": "en-US", "previous_category": "UTILITY",
-                                      "new_category": "MARKETING"}),
-        ("message_template_quality_update", {"previous_quality_score": "GREEN", "new_quality_score": "YELLOW",
-                                             "message_template_id": 806312974732579,
-                                             "message_template_name": "welcome_template",
-                                             "message_template_language": "en_US"}),
-        ("phone_number_quality_update", {"display_phone_number": "15550783881", "event": "THROUGHPUT_UPGRADE",
-                                         "max_daily_conversations_per_business": "TIER_2K"}),
-        ("account_update", {"event": "PARTNER_APP_INSTALLED",
-                            "waba_info": {"waba_id": "1191624265890717", "owner_business_id": "2329417887457253"}}),
+        (
+            "message_template_status_update",
+            {
+                "event": "REJECTED",
+                "message_template_id": 1689556908129835,
+                "message_template_name": "abandoned_cart",
+                "message_template_language": "en",
+                "reason": "INVALID_FORMAT",
+            },
+        ),
+        (
+            "template_category_update",
+            {
+                "message_template_id": 278077987957091,
+                "message_template_name": "welcome_template",
+                "message_template_language": "en-US",
+                "previous_category": "UTILITY",
+                "new_category": "MARKETING",
+            },
+        ),
+        (
+            "message_template_quality_update",
+            {
+                "previous_quality_score": "GREEN",
+                "new_quality_score": "YELLOW",
+                "message_template_id": 806312974732579,
+                "message_template_name": "welcome_template",
+                "message_template_language": "en_US",
+            },
+        ),
+        (
+            "phone_number_quality_update",
+            {
+                "display_phone_number": "15550783881",
+                "event": "THROUGHPUT_UPGRADE",
+                "max_daily_conversations_per_business": "TIER_2K",
+            },
+        ),
+        (
+            "account_update",
+            {
+                "event": "PARTNER_APP_INSTALLED",
+                "waba_info": {"waba_id": "1191624265890717", "owner_business_id": "2329417887457253"},
+            },
+        ),
     ],
 )
 def test_other_fields_become_field_events_with_their_value(field, value):
     item = only(field_body(field, value, time=1745337174))
-    assert item == FieldEvent(field=field, waba_id=WABA_ID, time=datetime.fromtimestamp(1745337174, tz=UTC),
-                              value=value)
+    assert item == FieldEvent(
+        field=field, waba_id=WABA_ID, time=datetime.fromtimestamp(1745337174, tz=UTC), value=value
+    )
 
 
 # --- shapes we do not know --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [[], "text", None, {}, {"object": "whatsapp_business_account", "entry": "x"},
-                                  {"object": "page", "entry": []}])
+@pytest.mark.parametrize(
+    "body",
+    [[], "text", None, {}, {"object": "whatsapp_business_account", "entry": "x"}, {"object": "page", "entry": []}],
+)
 def test_a_body_without_an_entry_list_gives_a_single_unknown_item(body):
     item = only(body)
     assert isinstance(item, UnknownItem)
@@ -331,8 +537,16 @@ def test_malformed_parts_become_unknown_items_without_losing_the_good_ones():
     good = {"from": "16505551234", "id": "wamid.ok", "timestamp": "1", "type": "text", "text": {"body": "fine"}}
     body = messages_body(messages=[good, "junk", {"type": "text"}], statuses=[{"status": "sent"}])
     body["entry"].append("not an entry")
-    body["entry"].append({"id": WABA_ID, "changes": [{"value": {}}, {"field": "messages", "value": None},
-                                                     {"field": "messages", "value": {"metadata": {}}}]})
+    body["entry"].append(
+        {
+            "id": WABA_ID,
+            "changes": [
+                {"value": {}},
+                {"field": "messages", "value": None},
+                {"field": "messages", "value": {"metadata": {}}},
+            ],
+        }
+    )
     items = webhook_items(body)
     assert isinstance(items[0], InboundMessage)
     assert all(isinstance(i, UnknownItem) for i in items[1:])

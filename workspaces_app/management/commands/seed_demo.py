@@ -96,6 +96,8 @@ class Command(BaseCommand):
         )
         channel.phone_number_id = number.phone_number_id
         channel.waba_id = number.waba_id
+        channel.meta_app_id = number.app.app_id
+        channel.connection = Channel.Connection.SANDBOX
         channel.display_phone_number = SANDBOX_NUMBER
         channel.verified_name = workspace.name
         channel.status = Channel.Status.ACTIVE
