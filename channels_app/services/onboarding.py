@@ -250,7 +250,7 @@ def channel_embedded_signup_complete(
 
     # 6. All checks passed: store everything at once.
     with transaction.atomic():
-        channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        channel = Channel.objects.select_for_update(no_key=True).get(pk=channel.pk)
         channel.provider = Channel.Provider.SANDBOX if embedded_signup_uses_emulator() else Channel.Provider.CLOUD_API
         channel.connection = Channel.Connection.EMBEDDED_SIGNUP
         channel.meta_app_id = settings.META_APP_ID
@@ -333,7 +333,7 @@ def channel_connect_manual(
             field="waba_id",
         ) from None
     with transaction.atomic():
-        channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        channel = Channel.objects.select_for_update(no_key=True).get(pk=channel.pk)
         channel.provider = Channel.Provider.CLOUD_API
         channel.connection = Channel.Connection.MANUAL
         channel.meta_app_id = (app_id or "").strip()

@@ -12,12 +12,12 @@ def template_event_apply(*, workspace_id: int, waba_id: str, field: str, value: 
     name = value.get("message_template_name") or ""
     language = value.get("message_template_language") or ""
     template = (
-        MessageTemplate.objects.select_for_update().filter(waba_id=waba_id, meta_id=meta_id).first()
+        MessageTemplate.objects.select_for_update(no_key=True).filter(waba_id=waba_id, meta_id=meta_id).first()
         if meta_id
         else None
     )
     if template is None and name and language:
-        template, _ = MessageTemplate.objects.select_for_update().get_or_create(
+        template, _ = MessageTemplate.objects.select_for_update(no_key=True).get_or_create(
             waba_id=waba_id, name=name, language=language, defaults={"workspace_id": workspace_id, "meta_id": meta_id}
         )
     if template is None:

@@ -46,7 +46,7 @@ def _contact_resolve_once(channel, wa_id, user_id, profile_name, username, paren
         lookup |= Q(user_id=user_id)
     if wa_id:
         lookup |= Q(wa_id=wa_id)
-    candidates = list(Contact.objects.select_for_update().filter(lookup, channel=channel))
+    candidates = list(Contact.objects.select_for_update(no_key=True).filter(lookup, channel=channel))
     by_user = next((c for c in candidates if user_id and c.user_id == user_id), None)
     by_phone = next((c for c in candidates if wa_id and c.wa_id == wa_id), None)
     contact = by_user or by_phone
@@ -91,7 +91,7 @@ def contact_identity_change(
             lookup |= Q(user_id=old_user_id)
         if old_wa_id:
             lookup |= Q(wa_id=old_wa_id)
-        contact = Contact.objects.select_for_update().filter(lookup, channel=channel).first()
+        contact = Contact.objects.select_for_update(no_key=True).filter(lookup, channel=channel).first()
         if contact is None:
             return None
         # Anyone already holding the new identity on this channel gives it up: it is this person's now.
@@ -111,7 +111,9 @@ def conversation_for_contact(*, contact: Contact) -> Conversation:
     """The contact's conversation on its channel, locked for the caller's transaction."""
     for _ in range(3):
         conversation = (
-            Conversation.objects.select_for_update().filter(channel_id=contact.channel_id, contact=contact).first()
+            Conversation.objects.select_for_update(no_key=True)
+            .filter(channel_id=contact.channel_id, contact=contact)
+            .first()
         )
         if conversation is not None:
             return conversation
@@ -127,4 +129,4 @@ def conversation_for_contact(*, contact: Contact) -> Conversation:
                 )
         except IntegrityError:
             continue
-    return Conversation.objects.select_for_update().get(channel_id=contact.channel_id, contact=contact)
+    return Conversation.objects.select_for_update(no_key=True).get(channel_id=contact.channel_id, contact=contact)

@@ -128,7 +128,7 @@ def _annotation_apply(channel: Channel, message: Message, item: InboundMessage) 
     if item.message_type == "reaction":
         target_wamid = content.get("message_id") or ""
         emoji = content.get("emoji") or ""  # "" or absent: the customer removed the reaction
-        target = Message.objects.select_for_update().filter(channel=channel, wamid=target_wamid).first()
+        target = Message.objects.select_for_update(no_key=True).filter(channel=channel, wamid=target_wamid).first()
         if target is not None:
             reactions = dict(target.reactions or {})
             if emoji:
@@ -144,7 +144,7 @@ def _annotation_apply(channel: Channel, message: Message, item: InboundMessage) 
         )
     elif item.message_type == "edit":
         target = (
-            Message.objects.select_for_update()
+            Message.objects.select_for_update(no_key=True)
             .filter(
                 channel=channel, wamid=content.get("original_message_id") or "", direction=Message.Direction.INBOUND
             )
@@ -195,7 +195,7 @@ def inbound_unhandled_claim(*, conversation_id: int) -> list[Message]:
     Call inside a transaction: the conversation row is locked so two workers never take
     the same messages, and a burst is taken whole, in the customer's order.
     """
-    Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    Conversation.objects.select_for_update(no_key=True).filter(pk=conversation_id).first()
     pending = list(
         Message.objects.filter(
             conversation_id=conversation_id, direction=Message.Direction.INBOUND, handled_at__isnull=True

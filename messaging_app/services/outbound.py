@@ -280,7 +280,7 @@ def _graph_error_handle(message: Message, exc: graph_errors.GraphError) -> None:
 @transaction.atomic
 def message_wamid_record(*, message_id: int, wamid: str) -> Message:
     """Store the wamid Meta gave the message, then apply any status that arrived before it."""
-    message = Message.objects.select_for_update().get(pk=message_id)
+    message = Message.objects.select_for_update(no_key=True).get(pk=message_id)
     message.wamid = wamid
     if message.status in (Message.Status.SENDING, Message.Status.QUEUED, Message.Status.UNKNOWN):
         message.status = Message.Status.ACCEPTED

@@ -34,7 +34,7 @@ def status_update_apply(*, channel: Channel, item: StatusUpdate) -> StatusReceip
     status = (item.status or "").lower()
     if status not in _TIMESTAMP_FIELD:
         logger.info("unknown status kept unapplied", extra={"status": status, "wamid": item.wamid})
-    message = Message.objects.select_for_update().filter(channel=channel, wamid=item.wamid).first()
+    message = Message.objects.select_for_update(no_key=True).filter(channel=channel, wamid=item.wamid).first()
     try:
         with transaction.atomic():
             receipt = StatusReceipt.objects.create(
@@ -66,7 +66,7 @@ def status_update_apply(*, channel: Channel, item: StatusUpdate) -> StatusReceip
 def _unknown_outcome_settle(channel: Channel, receipt: StatusReceipt) -> Message | None:
     """A send whose answer was lost is matched by the callback data we gave it: its public id."""
     message = (
-        Message.objects.select_for_update()
+        Message.objects.select_for_update(no_key=True)
         .filter(channel=channel, public_id=_uuid_or_none(receipt.biz_opaque_callback_data), wamid__isnull=True)
         .first()
     )

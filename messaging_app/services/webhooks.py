@@ -77,7 +77,7 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
     """
     with transaction.atomic():
         event = (
-            WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            WebhookEvent.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
             .select_related("channel")
             .filter(pk=event_id, state=WebhookEvent.State.PENDING)
             .first()
