@@ -8,7 +8,6 @@ emulator runs on the live server at localhost, so the two are different origins.
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -17,8 +16,6 @@ from cloudapi_emulator.models import OAuthCode, PhoneNumber
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 APP_ID = "5731794616896507"
 OPENER_PAGE = """<!doctype html><html><body>
 <button id="login">Login with Facebook</button>
@@ -31,25 +28,6 @@ document.getElementById("login").addEventListener("click", function () {
   window.open(SIGNUP_URL + "&origin=" + encodeURIComponent(window.location.origin), "signup", "width=600,height=800");
 });
 </script></body></html>"""
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: install it with `apt-get install chromium`.")
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls stay synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        playwright.stop()
 
 
 @pytest.fixture
