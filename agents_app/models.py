@@ -2,6 +2,11 @@ import uuid
 
 from django.db import models
 
+from whatsapp_platform.encryption import EncryptedTextField
+
+DEFAULT_HANDOFF_KEYWORDS = "human, agent, person, someone, teammate, operator"
+DEFAULT_FALLBACK = "Sorry, I can't answer right now 🙏 A teammate will reply here shortly."
+
 
 class Agent(models.Model):
     """An AI agent a workspace assigns to its channels."""
@@ -17,6 +22,19 @@ class Agent(models.Model):
     instructions = models.TextField(help_text="The system prompt: who the agent is and how it writes.")
     provider = models.CharField(max_length=24, choices=Provider.choices, default=Provider.KNOWLEDGE_BASE)
     model = models.CharField(max_length=120, blank=True)
+    base_url = models.URLField(blank=True, help_text="For OpenAI-compatible servers (Ollama, vLLM, gateways).")
+    api_key = EncryptedTextField(blank=True)
+    temperature = models.FloatField(default=0.3)
+    max_output_tokens = models.PositiveIntegerField(default=600)
+    request_timeout_seconds = models.FloatField(default=30.0)
+    # Reply shaping: a soft target per WhatsApp message, never split mid-word.
+    target_chars = models.PositiveIntegerField(default=160)
+    max_messages_per_turn = models.PositiveSmallIntegerField(default=4)
+    use_emoji = models.BooleanField(default=True)
+    history_messages = models.PositiveSmallIntegerField(default=20, help_text="Past messages given to the model.")
+    debounce_seconds = models.FloatField(default=1.5, help_text="Wait this long so a burst of messages is one turn.")
+    handoff_keywords = models.CharField(max_length=300, blank=True, default=DEFAULT_HANDOFF_KEYWORDS)
+    fallback_message = models.CharField(max_length=500, default=DEFAULT_FALLBACK)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -26,3 +44,66 @@ class Agent(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def handoff_words(self) -> list[str]:
+        return [w.strip().lower() for w in self.handoff_keywords.split(",") if w.strip()]
+
+
+class KnowledgeEntry(models.Model):
+    """What an agent answers from: an FAQ pair, or a document split into passages."""
+
+    class Kind(models.TextChoices):
+        FAQ = "faq", "FAQ"
+        DOCUMENT = "document", "Document"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="knowledge")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FAQ)
+    title = models.CharField(max_length=200, help_text="The question (FAQ) or the document's name.")
+    body = models.TextField(help_text="The answer (FAQ) or the document's text.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AgentRun(models.Model):
+    """One turn of an agent: what it was given, what it answered, what it cost, how long it took."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        ANSWERED = "answered", "Answered"
+        HANDED_OFF = "handed_off", "Handed to a human"
+        FAILED = "failed", "Failed (fallback sent)"
+        SKIPPED = "skipped", "Skipped"
+
+    workspace = models.ForeignKey("workspaces_app.Workspace", on_delete=models.CASCADE, related_name="agent_runs")
+    agent = models.ForeignKey(Agent, on_delete=models.SET_NULL, null=True, related_name="runs")
+    conversation = models.ForeignKey("messaging_app.Conversation", on_delete=models.CASCADE, related_name="agent_runs")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
+    provider = models.CharField(max_length=24)
+    model = models.CharField(max_length=120, blank=True)
+    trigger_message_ids = models.JSONField(default=list)
+    prompt = models.JSONField(default=list)  # the messages given to the model
+    output = models.TextField(blank=True)
+    tool_calls = models.JSONField(default=list)  # [{name, arguments, result, duration_ms}]
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    model_latency_ms = models.FloatField(null=True, blank=True)
+    # From the customer's (first) message to the agent's first reply being queued.
+    response_ms = models.FloatField(null=True, blank=True)
+    slow = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["conversation", "started_at"], name="agentrun_conversation_idx")]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"

@@ -72,6 +72,8 @@ class Conversation(models.Model):
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
     waiting_since = models.DateTimeField(null=True, blank=True)
+    # While set in the future, an agent turn is running: one turn per conversation at a time.
+    agent_turn_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

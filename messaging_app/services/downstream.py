@@ -13,19 +13,46 @@ logger = logging.getLogger(__name__)
 
 
 def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
-    """Take the conversation's new customer messages (oldest first) and react to them once."""
-    with transaction.atomic():
-        messages = inbound_unhandled_claim(conversation_id=conversation_id)
-    if not messages:
-        return []
-    conversation = Conversation.objects.select_related("channel", "contact", "assigned_agent").get(pk=conversation_id)
-    agent_replies = conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
-    _mark_read(conversation, messages[-1], typing=agent_replies)
-    if agent_replies:
-        from agents_app.services import agent_turn_run  # agents build on messaging, not the other way
+    """Take the conversation's new customer messages (oldest first) and react to them once.
 
-        agent_turn_run(conversation=conversation, messages=messages)
-    return messages
+    An agent answers one turn at a time: when a turn is running, this returns at once and the
+    running turn picks the new messages up as a follow-up when it finishes.
+    """
+    from agents_app.turns import turn_claim, turn_release  # agents build on messaging, not the other way
+
+    conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
+    agent_replies = conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
+    if agent_replies and not turn_claim(conversation_id=conversation_id):
+        return []
+    try:
+        with transaction.atomic():
+            messages = inbound_unhandled_claim(conversation_id=conversation_id)
+        if not messages:
+            return []
+        conversation = Conversation.objects.select_related("channel", "contact", "assigned_agent", "workspace").get(
+            pk=conversation_id
+        )
+        agent_replies = conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
+        _mark_read(conversation, messages[-1], typing=agent_replies)
+        if agent_replies:
+            from agents_app.services import agent_turn_run
+
+            agent_turn_run(conversation=conversation, messages=messages)
+        return messages
+    finally:
+        if agent_replies:
+            turn_release(conversation_id=conversation_id)
+            _follow_up_if_needed(conversation_id)
+
+
+def _follow_up_if_needed(conversation_id: int) -> None:
+    """Messages that arrived during the turn get a turn of their own, after it."""
+    if Message.objects.filter(
+        conversation_id=conversation_id, direction=Message.Direction.INBOUND, handled_at__isnull=True
+    ).exists():
+        from messaging_app import tasks
+
+        tasks.conversation_inbound_handle.delay(conversation_id)
 
 
 def _mark_read(conversation: Conversation, latest: Message, *, typing: bool) -> None:

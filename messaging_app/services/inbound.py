@@ -55,10 +55,11 @@ def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message
     if item.message_type in MEDIA_TYPES and message.media_id:
         transaction.on_commit(lambda: tasks.inbound_media_fetch.delay(message.pk))
     if item.message_type not in _ANNOTATIONS:
+        # The agent's debounce: a burst of messages becomes one turn (and racing webhooks settle).
+        agent = conversation.assigned_agent
+        settle = agent.debounce_seconds if agent is not None else INBOUND_SETTLE_SECONDS
         transaction.on_commit(
-            lambda: tasks.conversation_inbound_handle.apply_async(
-                args=[conversation.pk], countdown=INBOUND_SETTLE_SECONDS
-            )
+            lambda: tasks.conversation_inbound_handle.apply_async(args=[conversation.pk], countdown=settle)
         )
     return message
 

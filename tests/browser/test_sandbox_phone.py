@@ -86,7 +86,7 @@ def test_a_customer_greets_the_agent_sees_read_ticks_and_asks_for_a_human(browse
 
     offer.get_by_role("button", name="Talk to a human").click()
     expect(page.locator(".wa-mine").filter(has_text="Talk to a human")).to_be_visible()
-    handoff = page.locator(".wa-theirs").filter(has_text="Connecting you with a teammate")
+    handoff = page.locator(".wa-theirs").filter(has_text="bringing in a teammate")
     expect(handoff).to_be_visible(timeout=10_000)
     expect(handoff.locator(".wa-ticks-read")).to_be_visible(timeout=10_000)
 

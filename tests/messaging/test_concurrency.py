@@ -60,9 +60,13 @@ def test_twenty_concurrent_deliveries_of_one_post_store_one_message_and_one_agen
     assert Message.objects.filter(direction=Message.Direction.INBOUND).count() == 1
     inbound = Message.objects.get(direction=Message.Direction.INBOUND)
     assert inbound.handled_at is not None
-    # One downstream reaction: the agent answered the message once (a greeting and a question).
-    turns = Message.objects.filter(direction=Message.Direction.OUTBOUND, sender=Message.Sender.AGENT)
-    assert turns.count() == 2
+    # One downstream reaction: the agent took exactly one turn for it.
+    from agents_app.models import AgentRun
+
+    run = AgentRun.objects.get()
+    assert run.trigger_message_ids == [inbound.pk]
+    replies = Message.objects.filter(direction=Message.Direction.OUTBOUND, sender=Message.Sender.AGENT)
+    assert replies.count() >= 1
 
 
 def _status_body(name: str, wamid: str) -> bytes:

@@ -1,0 +1,327 @@
+"""An agent's turn: context in, WhatsApp messages out, logged as an AgentRun.
+
+One turn per conversation at a time; a burst of customer messages is one turn (the caller
+waits the agent's debounce and hands over every unhandled message, oldest first). A provider
+failure is retried once, then the customer gets the fallback message and a human takes over:
+never silence, never a stack trace.
+"""
+
+import json
+import logging
+import time
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from agents_app.knowledge import knowledge_search
+from agents_app.knowledge_agent import HANDOFF_ID, Reply, customer_text, knowledge_reply, wants_human
+from agents_app.models import Agent, AgentRun
+from channels_app.whatsapp.payloads import PayloadInvalid, buttons_content, list_content, text_content, text_split
+from whatsapp_platform.errors import PlatformError
+
+logger = logging.getLogger(__name__)
+
+TURN_LEASE_SECONDS = 120
+MAX_TOOL_ROUNDS = 4
+SLOW_TURN_MS = 30_000
+WHATSAPP_TEXT_LIMIT = 4096
+
+SEND_BUTTONS = {
+    "name": "send_buttons",
+    "description": "Send a short question with up to 3 reply buttons the customer can tap.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string", "description": "The question (at most 1024 characters)."},
+            "buttons": {"type": "array", "items": {"type": "string"}, "description": "1-3 labels, 20 chars each."},
+        },
+        "required": ["text", "buttons"],
+    },
+}
+SEND_LIST = {
+    "name": "send_list",
+    "description": "Send a list of up to 10 options the customer can choose from.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "button": {"type": "string", "description": "The label that opens the list (20 chars)."},
+            "options": {"type": "array", "items": {"type": "string"}, "description": "Up to 10 options, 24 chars."},
+        },
+        "required": ["text", "options"],
+    },
+}
+HANDOFF = {
+    "name": "handoff_to_human",
+    "description": "Hand the conversation to a human teammate when you cannot help or the customer asks for one.",
+    "parameters": {
+        "type": "object",
+        "properties": {"reason": {"type": "string"}, "summary": {"type": "string"}},
+        "required": ["reason"],
+    },
+}
+
+
+def turn_claim(*, conversation_id: int) -> bool:
+    """Take the conversation's turn lease; False while another turn runs (the caller retries later)."""
+    from messaging_app.models import Conversation
+
+    now = timezone.now()
+    return (
+        Conversation.objects.filter(pk=conversation_id)
+        .filter(Q(agent_turn_until__isnull=True) | Q(agent_turn_until__lt=now))
+        .update(agent_turn_until=now + timedelta(seconds=TURN_LEASE_SECONDS))
+        == 1
+    )
+
+
+def turn_release(*, conversation_id: int) -> None:
+    from messaging_app.models import Conversation
+
+    Conversation.objects.filter(pk=conversation_id).update(agent_turn_until=None)
+
+
+def agent_turn_run(*, conversation, messages: list) -> AgentRun | None:
+    """The assigned agent answers a burst of customer messages (or hands the conversation over)."""
+    from messaging_app.services.inbound import window_open
+
+    agent: Agent = conversation.assigned_agent
+    run = AgentRun.objects.create(
+        workspace_id=conversation.workspace_id,
+        agent=agent,
+        conversation=conversation,
+        provider=agent.provider,
+        model=agent.model,
+        trigger_message_ids=[m.pk for m in messages],
+    )
+    if not window_open(conversation):
+        # Outside the 24-hour window only templates may be sent; the agent never tries.
+        return _finish(run, AgentRun.Status.SKIPPED, error="The customer-service window is closed.")
+    try:
+        if agent.provider == Agent.Provider.KNOWLEDGE_BASE:
+            reply = knowledge_reply(agent=agent, conversation=conversation, messages=messages)
+        else:
+            reply = _model_reply(agent, conversation, messages, run)
+    except _TurnFailed as failure:
+        logger.warning("agent turn failed", extra={"agent_run_id": run.pk, "error": str(failure)})
+        reply = Reply(
+            [("text", text_content(agent.fallback_message))],
+            handoff=True,
+            handoff_reason=f"The agent could not answer: {failure}",
+        )
+        run.error = str(failure)
+        status = AgentRun.Status.FAILED
+    else:
+        status = AgentRun.Status.HANDED_OFF if reply.handoff else AgentRun.Status.ANSWERED
+    sent = _send(agent, conversation, reply, run)
+    if sent:
+        first = min(m.timestamp for m in messages)
+        run.response_ms = max(0.0, (sent[0].created_at - first).total_seconds() * 1000)
+        run.slow = run.response_ms > SLOW_TURN_MS
+    if reply.handoff:
+        from messaging_app.services.handoff import conversation_handoff
+
+        conversation_handoff(conversation=conversation, reason=reply.handoff_reason)
+    return _finish(run, status)
+
+
+def _finish(run: AgentRun, status: str, *, error: str = "") -> AgentRun:
+    run.status = status
+    run.error = error or run.error
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+class _TurnFailed(Exception):
+    pass
+
+
+def _send(agent: Agent, conversation, reply: Reply, run: AgentRun) -> list:
+    from messaging_app.models import Message
+    from messaging_app.services.outbound import message_send
+
+    sent = []
+    for message_type, content in _shape(agent, reply.parts):
+        try:
+            sent.append(
+                message_send(
+                    conversation=conversation,
+                    message_type=message_type,
+                    content=content,
+                    sender=Message.Sender.AGENT,
+                    sender_agent=agent,
+                )
+            )
+        except PlatformError as exc:
+            logger.warning("agent reply not sent", extra={"agent_run_id": run.pk, "error": exc.message})
+            run.error = exc.message
+            break
+    return sent
+
+
+def _shape(agent: Agent, parts: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """Texts split to the agent's target length (never mid-word), at most max_messages_per_turn in all."""
+    shaped: list[tuple[str, dict]] = []
+    for message_type, content in parts:
+        if message_type == "text":
+            for chunk in text_split(content["body"], target=agent.target_chars, hard_limit=WHATSAPP_TEXT_LIMIT):
+                shaped.append(("text", text_content(chunk)))
+        else:
+            shaped.append((message_type, content))
+    limit = max(1, agent.max_messages_per_turn)
+    if len(shaped) <= limit:
+        return shaped
+    # Too many pieces: keep the interactive ones, fold the overflow text into the last text message.
+    head, tail = shaped[: limit - 1], shaped[limit - 1 :]
+    texts = [c["body"] for t, c in tail if t == "text"]
+    others = [(t, c) for t, c in tail if t != "text"]
+    merged = [("text", text_content(" ".join(texts)[:WHATSAPP_TEXT_LIMIT]))] if texts else []
+    return head + merged + others[:1]
+
+
+# --- language-model agents -----------------------------------------------------------------
+
+
+def _history(agent: Agent, conversation, messages: list):
+    from agents_app.providers.base import ChatMessage, ImageInput
+    from messaging_app.models import Message
+
+    trigger_ids = {m.pk for m in messages}
+    earlier = list(
+        Message.objects.filter(conversation=conversation)
+        .exclude(pk__in=trigger_ids)
+        .exclude(message_type__in=["reaction"])
+        .order_by("-timestamp", "-pk")[: agent.history_messages]
+    )[::-1]
+    chat = []
+    for message in earlier + list(messages):
+        role = "user" if message.direction == Message.Direction.INBOUND else "assistant"
+        text = customer_text(message) or _describe(message)
+        images = []
+        if message.pk in trigger_ids and message.message_type == "image" and message.media_file:
+            with message.media_file.open("rb") as handle:
+                images.append(ImageInput(data=handle.read(), mime_type=message.media_mime_type or "image/jpeg"))
+        if text or images:
+            chat.append(ChatMessage(role=role, content=text, images=images))
+    return chat
+
+
+def _describe(message) -> str:
+    content = message.content if isinstance(message.content, dict) else {}
+    if message.message_type in ("image", "video", "audio", "document", "sticker"):
+        name = content.get("filename") or message.message_type
+        return f"[{message.message_type}: {name}, {message.media_mime_type or 'unknown type'}]"
+    if message.message_type == "location":
+        return f"[location: {content.get('name') or ''} {content.get('latitude')}, {content.get('longitude')}]"
+    if message.message_type == "interactive" and "body" in content:
+        return (content.get("body") or {}).get("text", "")
+    return f"[{message.message_type}]"
+
+
+def _system_prompt(agent: Agent, conversation, query: str) -> str:
+    passages = knowledge_search(agent=agent, query=query, limit=4) if query else []
+    knowledge = "\n\n".join(f"## {p.title}\n{p.text}" for p in passages)
+    contact = conversation.contact
+    return "\n\n".join(
+        filter(
+            None,
+            [
+                agent.instructions,
+                f"The customer's name: {contact.profile_name or 'unknown'}.",
+                f"Keep each message under about {agent.target_chars} characters."
+                + ("" if agent.use_emoji else " No emoji."),
+                f"Relevant knowledge:\n{knowledge}" if knowledge else "",
+            ],
+        )
+    )
+
+
+def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> Reply:
+    from agents_app.providers.base import ChatMessage, ProviderError, ToolSpec, provider_for
+
+    query = " ".join(customer_text(m) for m in messages).strip()
+    if wants_human(agent, query, ""):
+        return Reply(
+            [("text", text_content("Sure! I'm bringing in a teammate 🙋"))],
+            handoff=True,
+            handoff_reason="The customer asked for a human.",
+        )
+    provider = provider_for(kind=agent.provider, model=agent.model, api_key=agent.api_key, base_url=agent.base_url)
+    tools = [ToolSpec(**spec) for spec in (SEND_BUTTONS, SEND_LIST, HANDOFF)]
+    system = _system_prompt(agent, conversation, query)
+    chat = _history(agent, conversation, messages)
+    run.prompt = [{"role": "system", "content": system}] + [{"role": m.role, "content": m.content} for m in chat]
+    reply = Reply()
+    for _round in range(MAX_TOOL_ROUNDS):
+        completion = None
+        for attempt in range(2):  # one retry on a passing failure
+            try:
+                completion = provider.complete(
+                    system=system,
+                    messages=chat,
+                    tools=tools,
+                    temperature=agent.temperature,
+                    max_output_tokens=agent.max_output_tokens,
+                    timeout_seconds=agent.request_timeout_seconds,
+                )
+                break
+            except ProviderError as exc:
+                if attempt == 1 or not exc.retryable:
+                    raise _TurnFailed(str(exc)) from exc
+        run.input_tokens += completion.input_tokens
+        run.output_tokens += completion.output_tokens
+        run.model_latency_ms = (run.model_latency_ms or 0) + completion.latency_ms
+        if completion.text:
+            run.output += completion.text
+            reply.parts.append(("text", text_content(completion.text)))
+        if not completion.tool_calls:
+            return reply
+        chat.append(ChatMessage(role="assistant", content=completion.text, tool_calls=completion.tool_calls))
+        for call in completion.tool_calls:
+            started = time.monotonic()
+            result = _tool_run(call, reply)
+            run.tool_calls = [
+                *run.tool_calls,
+                {
+                    "name": call.name,
+                    "arguments": call.arguments,
+                    "result": result,
+                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                },
+            ]
+            chat.append(ChatMessage(role="tool", content=json.dumps(result), tool_call_id=call.id, name=call.name))
+        if reply.handoff or any(t != "text" for t, _ in reply.parts):
+            return reply  # an interactive message or a handoff ends the turn: the customer acts next
+    return reply
+
+
+def _tool_run(call, reply: Reply) -> dict:
+    """Run a built-in tool; WhatsApp limits are checked, and a model's options that do not fit become text."""
+    args = call.arguments or {}
+    if call.name == "handoff_to_human":
+        reply.handoff = True
+        reply.handoff_reason = str(args.get("reason") or "The agent asked for a human.")
+        if args.get("summary"):
+            reply.handoff_reason += f" Summary: {args['summary']}"
+        reply.parts.append(("text", text_content("I'm bringing in a teammate 🙋 They will reply here shortly.")))
+        return {"ok": True}
+    if call.name in ("send_buttons", "send_list"):
+        text = str(args.get("text") or "").strip() or "Please choose:"
+        options = [str(o).strip() for o in (args.get("buttons") or args.get("options") or []) if str(o).strip()]
+        try:
+            if call.name == "send_buttons":
+                content = buttons_content(text, [(f"opt_{i}", label) for i, label in enumerate(options)])
+            else:
+                rows = [(f"opt_{i}", label, None) for i, label in enumerate(options)]
+                content = list_content(text, str(args.get("button") or "Options")[:20], [("Options", rows)])
+            reply.parts.append(("interactive", content))
+        except PayloadInvalid:
+            numbered = "\n".join(f"{i + 1}. {label}" for i, label in enumerate(options))
+            reply.parts.append(("text", text_content(f"{text}\n{numbered}\nReply with a number.")))
+        return {"ok": True, "shown": options}
+    return {"ok": False, "error": f"Unknown tool {call.name!r}."}
+
+
+__all__ = ["HANDOFF_ID", "agent_turn_run", "turn_claim", "turn_release"]
