@@ -108,8 +108,10 @@ def test_asking_for_a_human_hands_off_and_the_agent_then_stays_silent(sandbox, s
     assert replies_before >= 1
     customer_says(sandbox, "Hello? Anyone?")
     wait_until(
-        lambda: Message.objects.filter(direction="in", handled_at__isnull=False).count()
-        == Message.objects.filter(direction="in").count()
+        lambda: (
+            Message.objects.filter(direction="in", handled_at__isnull=False).count()
+            == Message.objects.filter(direction="in").count()
+        )
     )
     assert Message.objects.filter(sender="agent").count() == replies_before
     assert AgentRun.objects.filter(status="handed_off").count() == 1
@@ -135,3 +137,25 @@ def test_outside_the_window_the_agent_never_tries(sandbox, shop_agent):
     conversation_inbound_handle(conversation_id=sandbox.conversation.pk)
     assert Message.objects.filter(sender="agent").count() == before
     assert AgentRun.objects.filter(status="skipped").exists()
+
+
+@pytest.mark.celery_worker
+def test_three_quick_messages_become_one_turn(sandbox, shop_agent, celery_worker):
+    from agents_app.models import Agent
+
+    Agent.objects.filter(pk=shop_agent.pk).update(debounce_seconds=1.5)
+    runs_before = AgentRun.objects.count()
+    for body in ("Hi", "Do you ship to Canada?", "And how long does it take?"):
+        sandbox.emulator.customer_says(sandbox.number, sandbox.customer, "text", {"body": body})
+    sandbox.emulator.drain()
+    wait_until(
+        lambda: (
+            Message.objects.filter(direction="in").count()
+            == Message.objects.filter(direction="in", handled_at__isnull=False).count()
+            and AgentRun.objects.count() > runs_before
+        ),
+        timeout=20,
+    )
+    new_runs = list(AgentRun.objects.order_by("pk"))[runs_before:]
+    assert len(new_runs) == 1
+    assert len(new_runs[0].trigger_message_ids) == 3
