@@ -13,6 +13,26 @@ from workspaces_app.services import membership_set, workspace_create
 
 DEMO_EMAIL = "owner@demo.shop"
 SANDBOX_NUMBER = "+1 555 010 0100"
+# What the demo agent knows, so the sandbox phone has something real to answer.
+DEMO_FAQ = [
+    (
+        "What are your opening hours?",
+        "We're open Monday to Saturday, 9am to 6pm 🕘 Orders placed on Sunday ship on Monday.",
+    ),
+    (
+        "Do you ship internationally?",
+        "Yes! 🌍 We ship to the EU, UK, US and Canada in 3–7 business days. Shipping is free over €50.",
+    ),
+    (
+        "How do returns work?",
+        "You can return anything within 30 days. Use the prepaid label in your order email, drop the "
+        "parcel at any post office, and your refund arrives within 5 business days after we receive it.",
+    ),
+    (
+        "How can I track my order?",
+        "Open the link in your shipping email, or send me your order number and a teammate will look it up for you 📦",
+    ),
+]
 DEMO_WORKSPACE_SLUG = "demo-shop"
 PASSWORD_FILE = settings.LOCAL_DIR / "demo-login.txt"
 
@@ -47,6 +67,9 @@ class Command(BaseCommand):
         elif not Membership.objects.filter(workspace=workspace, user=user).exists():
             membership_set(workspace=workspace, user=user, role=Role.OWNER)
         agent = agent_default_ensure(workspace=workspace)
+        if not agent.knowledge.exists():
+            for question, answer in DEMO_FAQ:
+                agent.knowledge.create(title=question, body=answer)
         sandbox = self._sandbox_channel_ensure(workspace, agent) if settings.WHATSAPP_EMULATOR_ENABLED else None
 
         if sandbox is not None:
