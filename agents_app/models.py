@@ -29,7 +29,7 @@ class Agent(models.Model):
     request_timeout_seconds = models.FloatField(default=30.0)
     # Reply shaping: a soft target per WhatsApp message, never split mid-word.
     target_chars = models.PositiveIntegerField(default=160)
-    max_messages_per_turn = models.PositiveSmallIntegerField(default=4)
+    max_messages_per_turn = models.PositiveSmallIntegerField(default=6)
     use_emoji = models.BooleanField(default=True)
     history_messages = models.PositiveSmallIntegerField(default=20, help_text="Past messages given to the model.")
     debounce_seconds = models.FloatField(default=1.5, help_text="Wait this long so a burst of messages is one turn.")
