@@ -16,7 +16,9 @@ from django.utils import timezone
 
 from agents_app.knowledge import knowledge_search
 from agents_app.knowledge_agent import HANDOFF_ID, Reply, customer_text, knowledge_reply, wants_human
+from agents_app.media_understanding import media_understanding
 from agents_app.models import Agent, AgentRun
+from agents_app.tools import agent_tool_specs, http_tool_run
 from channels_app.whatsapp.payloads import PayloadInvalid, buttons_content, list_content, text_content, text_split
 from whatsapp_platform.errors import PlatformError
 
@@ -198,7 +200,9 @@ def _history(agent: Agent, conversation, messages: list):
     chat = []
     for message in earlier + list(messages):
         role = "user" if message.direction == Message.Direction.INBOUND else "assistant"
-        text = customer_text(message) or _describe(message)
+        text = customer_text(message)
+        understood = media_understanding(message) if message.message_type in MEDIA_TYPES else ""
+        text = "\n".join(filter(None, [text, understood])) or _describe(message)
         images = []
         if message.pk in trigger_ids and message.message_type == "image" and message.media_file:
             with message.media_file.open("rb") as handle:
@@ -206,6 +210,9 @@ def _history(agent: Agent, conversation, messages: list):
         if text or images:
             chat.append(ChatMessage(role=role, content=text, images=images))
     return chat
+
+
+MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 
 
 def _describe(message) -> str:
@@ -249,7 +256,7 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> R
             handoff_reason="The customer asked for a human.",
         )
     provider = provider_for(kind=agent.provider, model=agent.model, api_key=agent.api_key, base_url=agent.base_url)
-    tools = [ToolSpec(**spec) for spec in (SEND_BUTTONS, SEND_LIST, HANDOFF)]
+    tools = [ToolSpec(**spec) for spec in (SEND_BUTTONS, SEND_LIST, HANDOFF)] + agent_tool_specs(agent=agent)
     system = _system_prompt(agent, conversation, query)
     chat = _history(agent, conversation, messages)
     run.prompt = [{"role": "system", "content": system}] + [{"role": m.role, "content": m.content} for m in chat]
@@ -281,7 +288,7 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> R
         chat.append(ChatMessage(role="assistant", content=completion.text, tool_calls=completion.tool_calls))
         for call in completion.tool_calls:
             started = time.monotonic()
-            result = _tool_run(call, reply)
+            result = _tool_run(call, reply, agent)
             run.tool_calls = [
                 *run.tool_calls,
                 {
@@ -297,7 +304,7 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> R
     return reply
 
 
-def _tool_run(call, reply: Reply) -> dict:
+def _tool_run(call, reply: Reply, agent: Agent) -> dict:
     """Run a built-in tool; WhatsApp limits are checked, and a model's options that do not fit become text."""
     args = call.arguments or {}
     if call.name == "handoff_to_human":
@@ -321,7 +328,7 @@ def _tool_run(call, reply: Reply) -> dict:
             numbered = "\n".join(f"{i + 1}. {label}" for i, label in enumerate(options))
             reply.parts.append(("text", text_content(f"{text}\n{numbered}\nReply with a number.")))
         return {"ok": True, "shown": options}
-    return {"ok": False, "error": f"Unknown tool {call.name!r}."}
+    return http_tool_run(agent=agent, name=call.name, arguments=args)
 
 
 __all__ = ["HANDOFF_ID", "agent_turn_run", "turn_claim", "turn_release"]
