@@ -37,6 +37,12 @@ api_v1 = [
     ),
     path("agents/", agents_api.AgentListApi.as_view(), name="api_agent_list"),
     path("agents/<uuid:agent_id>/", agents_api.AgentDetailApi.as_view(), name="api_agent_detail"),
+    path("agents/<uuid:agent_id>/knowledge/", agents_api.AgentKnowledgeApi.as_view(), name="api_agent_knowledge"),
+    path(
+        "agents/<uuid:agent_id>/knowledge/<int:entry_id>/",
+        agents_api.AgentKnowledgeEntryApi.as_view(),
+        name="api_agent_knowledge_entry",
+    ),
 ]
 
 workspace_console = [
@@ -63,6 +69,15 @@ workspace_console = [
     path("channels/<uuid:channel_id>/deactivate/", channels_views.channel_deactivate, name="channel_deactivate"),
     path("channels/<uuid:channel_id>/delete/", channels_views.channel_delete, name="channel_delete"),
     path("agents/", agents_views.agent_list, name="agent_list"),
+    path("agents/new/", agents_views.agent_create, name="agent_create"),
+    path("agents/<uuid:agent_id>/", agents_views.agent_detail, name="agent_detail"),
+    path("agents/<uuid:agent_id>/settings/", agents_views.agent_settings_update, name="agent_settings_update"),
+    path("agents/<uuid:agent_id>/knowledge/", agents_views.agent_knowledge_add, name="agent_knowledge_add"),
+    path(
+        "agents/<uuid:agent_id>/knowledge/<int:entry_id>/remove/",
+        agents_views.agent_knowledge_remove,
+        name="agent_knowledge_remove",
+    ),
     path("inbox/", messaging_views.inbox, name="inbox"),
     path("templates/", channels_views.template_list, name="template_list"),
     path("analytics/", messaging_views.analytics, name="analytics"),

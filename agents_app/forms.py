@@ -1,0 +1,60 @@
+from django import forms
+
+from agents_app.models import Agent
+from agents_app.prompts import EXAMPLES
+
+
+class AgentCreateForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    provider = forms.ChoiceField(choices=Agent.Provider.choices, initial=Agent.Provider.KNOWLEDGE_BASE)
+    example = forms.ChoiceField(
+        label="Start from",
+        required=False,
+        choices=[("", "The WhatsApp style guide only")] + [(key, label) for key, (label, _) in EXAMPLES.items()],
+    )
+
+
+class AgentSettingsForm(forms.ModelForm):
+    api_key = forms.CharField(
+        label="API key",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the current key.",
+    )
+    clear_api_key = forms.BooleanField(label="Remove the stored API key", required=False)
+    base_url = forms.URLField(
+        label="Base URL",
+        required=False,
+        assume_scheme="https",
+        help_text="For OpenAI-compatible servers (Ollama, vLLM, gateways); empty for the provider's own.",
+    )
+
+    class Meta:
+        model = Agent
+        fields = [
+            "name",
+            "instructions",
+            "provider",
+            "model",
+            "base_url",
+            "temperature",
+            "max_output_tokens",
+            "request_timeout_seconds",
+            "target_chars",
+            "max_messages_per_turn",
+            "use_emoji",
+            "history_messages",
+            "debounce_seconds",
+            "handoff_keywords",
+            "fallback_message",
+        ]
+        widgets = {"instructions": forms.Textarea(attrs={"rows": 12})}
+
+
+class KnowledgeForm(forms.Form):
+    title = forms.CharField(label="Question", max_length=200)
+    body = forms.CharField(label="Answer", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class KnowledgeDocumentForm(forms.Form):
+    document = forms.FileField(help_text="A .txt or .md file, up to 2 MB.")
