@@ -1,19 +1,363 @@
-"""What a customer's media says, in words the model can read.
+"""What a message's media says, in words the model can read.
 
-Today: what is known without opening the file (kind, name, type, size, caption). Voice-note
-transcription and document text extraction build on this.
+Voice notes and other audio are transcribed (`agents_app/transcripts.py`); documents (PDF, DOCX,
+XLSX, CSV, plain text and Markdown) have their text extracted here. Both are stored on the message
+(`transcript`, `extracted_text`), so each is computed once and the inbox can show it. Everything
+else, and every failure, becomes a sentence describing the file: `media_understanding` never
+raises, because a turn must go on whatever a customer sends.
+
+`turns.py` calls this for every media message in the model's context, on every turn, so a
+failure that will not change (a damaged file, an agent without speech-to-text) is remembered in
+the cache for a while instead of being recomputed each time.
 """
+
+import csv
+import io
+import logging
+import os
+import zipfile
+from collections.abc import Iterator
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from agents_app.transcripts import MAX_AUDIO_BYTES, TranscriptUnavailable, agent_transcribes, audio_transcribe
+
+logger = logging.getLogger(__name__)
+
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+# About 5,000 tokens: enough for an order form, an invoice or a CV, small enough to keep in every turn.
+MAX_EXTRACTED_CHARS = 20_000
+MAX_SHEETS = 3
+# DOCX and XLSX are zip archives: a small file can unpack to gigabytes.
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+FAILURE_MEMO_SECONDS = 6 * 60 * 60
+CUT_NOTE = f"[The document goes on; only its first {MAX_EXTRACTED_CHARS:,} characters are shown.]"
+
+_KIND_BY_EXTENSION = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".csv": "csv",
+    ".txt": "text",
+    ".text": "text",
+    ".md": "text",
+    ".markdown": "text",
+}
+_KIND_BY_MIME = {
+    "application/pdf": "pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.ms-excel.sheet.macroenabled.12": "xlsx",
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "text/comma-separated-values": "csv",
+    "text/plain": "text",
+    "text/markdown": "text",
+    "text/x-markdown": "text",
+}
+_KIND_NAMES = {"pdf": "PDF", "docx": "Word document", "xlsx": "Excel workbook", "csv": "CSV file", "text": "text file"}
+
+
+class _Unreadable(Exception):
+    """The file's content cannot be had. `str(error)` is why, for the model; `lasting`: trying again won't help."""
+
+    def __init__(self, reason: str, *, lasting: bool):
+        super().__init__(reason)
+        self.lasting = lasting
 
 
 def media_understanding(message) -> str:
-    content = message.content if isinstance(message.content, dict) else {}
-    details = [message.message_type]
+    """Text for the model about one media message (a `messaging_app.models.Message`).
+
+    May download a pending inbound file, call the agent's speech-to-text and write `transcript`
+    or `extracted_text` on the message; any failure is logged and described instead.
+    """
+    try:
+        if message.message_type == "audio":
+            return _audio_understanding(message)
+        if message.message_type == "document":
+            return _document_understanding(message)
+    except Exception:
+        # Our own bug or a library's surprise; the turn still goes on with what is known for sure.
+        logger.exception("media not understood", extra={"message_id": message.pk})
+    return _description(message)
+
+
+# --- voice notes and audio ---------------------------------------------------------------------
+
+
+def _audio_understanding(message) -> str:
+    label = "Voice note transcript" if _content(message).get("voice") else "Audio transcript"
+    if message.transcript:
+        return f"[{label}] {message.transcript}"
+    agent = message.conversation.assigned_agent
+    if not agent_transcribes(agent):
+        return _not_transcribed(message, "this agent's model provider has no speech-to-text")
+    remembered = cache.get(_memo_key(message))
+    if remembered:
+        return remembered
+    try:
+        audio = _media_bytes(message, max_bytes=MAX_AUDIO_BYTES)
+        transcript = audio_transcribe(
+            agent=agent,
+            audio=audio,
+            mime_type=message.media_mime_type,
+            filename=os.path.basename(message.media_file.name) or "voice.ogg",
+        )
+    except (_Unreadable, TranscriptUnavailable) as exc:
+        return _failure(message, _not_transcribed(message, str(exc)), lasting=exc.lasting)
+    _store(message, transcript=transcript)
+    return f"[{label}] {transcript}"
+
+
+def _not_transcribed(message, reason: str) -> str:
+    return _description(
+        message, f"It could not be transcribed ({reason}); if it matters, ask the customer to type it instead."
+    )
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def _document_understanding(message) -> str:
+    name = _content(message).get("filename") or "document"
+    if message.extracted_text:
+        return f"[Document {name}] {message.extracted_text}"
+    kind = _document_kind(message)
+    if kind is None:
+        return _description(message, "Its text could not be read: this kind of file is not supported.")
+    remembered = cache.get(_memo_key(message))
+    if remembered:
+        return remembered
+    try:
+        text = _document_text(kind, _media_bytes(message, max_bytes=MAX_DOCUMENT_BYTES))
+    except _Unreadable as exc:
+        return _failure(message, _description(message, f"Its text could not be read: {exc}."), lasting=exc.lasting)
+    _store(message, extracted_text=text)
+    return f"[Document {name}] {text}"
+
+
+def _document_kind(message) -> str | None:
+    """The format to read, by the file name's extension first: phones often send documents as octet-stream."""
+    extension = os.path.splitext(str(_content(message).get("filename") or ""))[1].lower()
+    mime_type = (message.media_mime_type or "").split(";")[0].strip().lower()
+    return _KIND_BY_EXTENSION.get(extension) or _KIND_BY_MIME.get(mime_type)
+
+
+def _document_text(kind: str, data: bytes) -> str:
+    """The document's text, at most MAX_EXTRACTED_CHARS (plus a note when cut). Raises _Unreadable."""
+    lines = {"pdf": _pdf_lines, "docx": _docx_lines, "xlsx": _xlsx_lines, "csv": _csv_lines, "text": _text_lines}
+    try:
+        text, cut = _first_chars(lines[kind](data), MAX_EXTRACTED_CHARS)
+    except _Unreadable:
+        raise
+    except Exception as exc:
+        # Parsers fail on broken files with every exception type there is; all mean the same to the customer.
+        logger.warning("document text not extracted", extra={"kind": kind, "error": f"{type(exc).__name__}: {exc}"})
+        raise _Unreadable(f"the file is damaged or is not really a {_KIND_NAMES[kind]}", lasting=True) from exc
+    if not text.strip():
+        reason = "it has no text layer (it may be a scan or a photo)" if kind == "pdf" else "it is empty"
+        raise _Unreadable(reason, lasting=True)
+    return f"{text}\n{CUT_NOTE}" if cut else text
+
+
+def _first_chars(lines: Iterator[str], limit: int) -> tuple[str, bool]:
+    """Join non-empty lines until `limit` characters; reading stops there, so a long file is not parsed whole."""
+    kept: list[str] = []
+    size = 0
+    try:
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            if size + len(line) > limit:
+                rest = line[: max(0, limit - size)]
+                # Cut at a word boundary when there is one near the end.
+                space = rest.rfind(" ", len(rest) - 200)
+                kept.append(rest[:space] if space > 0 else rest)
+                return "\n".join(kept), True
+            kept.append(line)
+            size += len(line) + 1
+    finally:
+        if hasattr(lines, "close"):
+            lines.close()  # runs the generator's cleanup (an open workbook) when we stop early
+    return "\n".join(kept), False
+
+
+def _pdf_lines(data: bytes) -> Iterator[str]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    # Many PDFs are "encrypted" only against editing, with an empty password to open them.
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise _Unreadable("it is protected by a password", lasting=True)
+    for page in reader.pages:
+        yield page.extract_text() or ""
+
+
+def _docx_lines(data: bytes) -> Iterator[str]:
+    import docx
+    from docx.table import Table
+
+    _zip_check(data)
+    document = docx.Document(io.BytesIO(data))
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            for row in block.rows:
+                yield "\t".join(_cell(cell.text) for cell in row.cells)
+        else:
+            yield block.text
+
+
+def _xlsx_lines(data: bytes) -> Iterator[str]:
+    import openpyxl
+
+    _zip_check(data)
+    # read_only streams rows instead of building the whole workbook; data_only gives formulas' last values.
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sheets = workbook.worksheets
+        for sheet in sheets[:MAX_SHEETS]:
+            yield f"[Sheet {sheet.title}]"
+            for row in sheet.iter_rows(values_only=True):
+                cells = ["" if value is None else _cell(str(value)) for value in row]
+                while cells and not cells[-1]:
+                    cells.pop()
+                yield "\t".join(cells)
+        if len(sheets) > MAX_SHEETS:
+            yield f"[{len(sheets) - MAX_SHEETS} more sheet(s) not shown]"
+    finally:
+        workbook.close()
+
+
+def _csv_lines(data: bytes) -> Iterator[str]:
+    text = _decoded(data)
+    try:
+        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel  # one column, or too irregular to tell: commas it is
+    for row in csv.reader(io.StringIO(text), dialect):
+        yield "\t".join(_cell(value) for value in row)
+
+
+def _text_lines(data: bytes) -> Iterator[str]:
+    yield from _decoded(data).splitlines()
+
+
+def _decoded(data: bytes) -> str:
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def _cell(value: str) -> str:
+    # Tabs and line breaks separate cells and rows in what the model reads; inside a cell they become spaces.
+    return " ".join(value.split())
+
+
+def _zip_check(data: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        # Password-protected Office files are not zips at all, so they end up here too.
+        raise _Unreadable("the file is damaged or protected by a password", lasting=True) from exc
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise _Unreadable(f"it unpacks to more than {MAX_UNPACKED_BYTES // (1024 * 1024)} MB", lasting=True)
+
+
+# --- the stored file ---------------------------------------------------------------------------
+
+
+def _media_bytes(message, *, max_bytes: int) -> bytes:
+    """The message's file, downloading it now if the inbound fetch task has not stored it yet. Raises _Unreadable."""
+    from messaging_app.models import Message
+
+    if message.media_state == Message.MediaState.PENDING and message.direction == Message.Direction.INBOUND:
+        _fetch_now(message)
+    limit = f"{max_bytes // (1024 * 1024)} MB"
+    if message.media_size and message.media_size > max_bytes:
+        raise _Unreadable(f"it is larger than {limit}", lasting=True)
+    if not message.media_file:
+        if message.media_state == Message.MediaState.FAILED:
+            raise _Unreadable("the file could not be downloaded from WhatsApp", lasting=False)
+        raise _Unreadable("the file is not available yet", lasting=False)
+    try:
+        with message.media_file.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        logger.warning("stored media not readable", extra={"message_id": message.pk, "error": str(exc)})
+        raise _Unreadable("the stored file could not be opened", lasting=False) from exc
+    if len(data) > max_bytes:
+        raise _Unreadable(f"it is larger than {limit}", lasting=True)
+    return data
+
+
+def _fetch_now(message) -> None:
+    """Run the inbound media fetch in this turn. The task enqueued on commit usually stored the file
+    before the (debounced) turn starts; when it has not, the turn would otherwise see no file.
+
+    The task may be fetching at the same moment: then the file is stored twice and the last
+    write wins. Both copies are the same bytes (checked against WhatsApp's sha256), so that is fine.
+    """
+    from messaging_app.services.media import MediaFetchRetry, inbound_media_fetch
+
+    try:
+        fetched = inbound_media_fetch(message_id=message.pk)
+    except MediaFetchRetry as exc:
+        logger.info(
+            "media not fetched in the turn; the task retries", extra={"message_id": message.pk, "error": str(exc)}
+        )
+        return
+    except Exception:
+        logger.exception("media fetch in the turn failed", extra={"message_id": message.pk})
+        return
+    if fetched is not None:
+        for name in ("media_file", "media_size", "media_mime_type", "media_state", "media_error"):
+            setattr(message, name, getattr(fetched, name))
+
+
+def _store(message, **fields: str) -> None:
+    from messaging_app.models import Message
+
+    # An UPDATE of these columns only: the inbound pipeline may be writing others on the same row.
+    Message.objects.filter(pk=message.pk).update(**fields, updated_at=timezone.now())
+    for name, value in fields.items():
+        setattr(message, name, value)
+
+
+def _failure(message, sentence: str, *, lasting: bool) -> str:
+    if lasting:
+        cache.set(_memo_key(message), sentence, FAILURE_MEMO_SECONDS)
+    return sentence
+
+
+def _memo_key(message) -> str:
+    return f"media-understanding-failed:{message.pk}"
+
+
+# --- what is known without opening the file ----------------------------------------------------
+
+
+def _content(message) -> dict:
+    return message.content if isinstance(message.content, dict) else {}
+
+
+def _description(message, problem: str = "") -> str:
+    """e.g. "[The customer sent a document, order.pdf, application/pdf, 52,113 bytes.]"."""
+    from messaging_app.models import Message
+
+    content = _content(message)
+    kind = "voice note" if message.message_type == "audio" and content.get("voice") else message.message_type
+    details = [f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"]
     if content.get("filename"):
         details.append(str(content["filename"]))
     if message.media_mime_type:
         details.append(message.media_mime_type)
     if message.media_size:
         details.append(f"{message.media_size:,} bytes")
-    if message.message_type == "audio" and content.get("voice"):
-        details.append("voice note")
-    return f"[The customer sent a {', '.join(details)}.]"
+    caption = " ".join(str(content.get("caption") or "").split())
+    if caption:
+        details.append(f'captioned "{caption}"')
+    who = "The customer" if message.direction == Message.Direction.INBOUND else "We"
+    return f"[{who} sent {', '.join(details)}.{' ' + problem if problem else ''}]"

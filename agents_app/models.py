@@ -107,3 +107,44 @@ class AgentRun(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.status})"
+
+
+class HttpTool(models.Model):
+    """An HTTP endpoint an agent may call as a tool, e.g. a shop's order-status API.
+
+    The model fills the JSON-schema `parameters`; `{name}` placeholders in `url_template` take
+    those values URL-encoded, and the rest go in the query (GET, DELETE) or a JSON body. Rules and
+    the call itself live in `agents_app/tools.py`.
+    """
+
+    class Method(models.TextChoices):
+        GET = "GET", "GET"
+        POST = "POST", "POST"
+        PUT = "PUT", "PUT"
+        PATCH = "PATCH", "PATCH"
+        DELETE = "DELETE", "DELETE"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="http_tools")
+    name = models.CharField(max_length=64, help_text="What the model calls it: a-z, 0-9 and _, e.g. order_status.")
+    description = models.TextField(help_text="Tells the model what the tool does and when to use it.")
+    parameters = models.JSONField(default=dict, blank=True, help_text="A JSON schema of type object.")
+    method = models.CharField(max_length=6, choices=Method.choices, default=Method.GET)
+    url_template = models.CharField(max_length=2000, help_text="e.g. https://shop.example/api/orders/{order_id}")
+    # JSON object of header name → value (API keys); write-only, never rendered back.
+    headers = EncryptedTextField(blank=True)
+    timeout_seconds = models.PositiveSmallIntegerField(default=10)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "name"], name="httptool_unique_name"),
+            models.CheckConstraint(
+                condition=models.Q(timeout_seconds__gte=1, timeout_seconds__lte=30), name="httptool_timeout_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

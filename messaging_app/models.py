@@ -167,6 +167,9 @@ class Message(models.Model):
     media_size = models.PositiveBigIntegerField(null=True, blank=True)
     media_state = models.CharField(max_length=10, choices=MediaState.choices, default="", blank=True)
     media_error = models.TextField(blank=True)
+    # What the agent understood of the media, computed once: a voice note's words, a document's text.
+    transcript = models.TextField(blank=True)
+    extracted_text = models.TextField(blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     edits = models.JSONField(default=list, blank=True)
     errors = models.JSONField(default=list, blank=True)  # inbound `unsupported` errors

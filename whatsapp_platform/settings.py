@@ -407,5 +407,8 @@ WHATSAPP_OUTBOX_STALE_SECONDS = env.int("WHATSAPP_OUTBOX_STALE_SECONDS", default
 WHATSAPP_RETRY_DELAY_SCALE = env.float("WHATSAPP_RETRY_DELAY_SCALE", default=1.0)
 
 # --- Platform --------------------------------------------------------------------------
+# Hosts (`name` or `name:port`) an agent's HTTP tools may reach although they resolve to a
+# private, loopback or link-local address; every other private address is refused (SSRF guard).
+AGENT_TOOL_ALLOWED_HOSTS = env.list("AGENT_TOOL_ALLOWED_HOSTS", default=[])
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
