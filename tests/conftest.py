@@ -46,6 +46,7 @@ def celery_worker(transactional_db):
             yield worker
     finally:
         app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+        app.control.purge()  # tasks still waiting (e.g. with a countdown) must not leak into later tests
 
 
 def wait_until(condition, *, timeout: float = 15.0, interval: float = 0.05):
