@@ -13,8 +13,10 @@ first call instead.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -116,10 +118,35 @@ class LLMProvider(Protocol):
         ...
 
 
+_PROVIDERS: dict[tuple, LLMProvider] = {}
+_PROVIDERS_LOCK = threading.Lock()
+_PROVIDERS_MAX = 64
+
+
 def provider_for(
     *, kind: str, model: str, api_key: str, base_url: str = "", transcription_model: str = ""
 ) -> LLMProvider:
-    """The provider for an agent's settings. `kind` is "openai" (any OpenAI-compatible server) or "anthropic"."""
+    """The provider for an agent's settings. `kind` is "openai" (any OpenAI-compatible server) or "anthropic".
+
+    Providers are kept per settings in the process: building an SDK client loads the TLS bundle
+    (20-30 ms) and a kept client reuses its connections to the model server.
+    """
+    key = (kind, model, hashlib.sha256(api_key.encode()).hexdigest(), base_url, transcription_model)
+    with _PROVIDERS_LOCK:
+        cached = _PROVIDERS.get(key)
+    if cached is not None:
+        return cached
+    provider = _provider_build(
+        kind=kind, model=model, api_key=api_key, base_url=base_url, transcription_model=transcription_model
+    )
+    with _PROVIDERS_LOCK:
+        if len(_PROVIDERS) >= _PROVIDERS_MAX:
+            _PROVIDERS.clear()
+        _PROVIDERS[key] = provider
+    return provider
+
+
+def _provider_build(*, kind: str, model: str, api_key: str, base_url: str, transcription_model: str) -> LLMProvider:
     if kind == "openai":
         from agents_app.providers.openai_compatible import OpenAICompatibleProvider
 
