@@ -1,10 +1,11 @@
 """Celery tasks: each loads ids and calls a service. Names are explicit and stable."""
 
 import logging
+import smtplib
 
 from celery import shared_task
 
-from messaging_app.services import downstream, media, outbound, webhooks
+from messaging_app.services import downstream, handoff, media, outbound, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -52,3 +53,16 @@ def inbound_media_sweep() -> None:
 @shared_task(name="messaging.conversation_inbound_handle", ignore_result=True)
 def conversation_inbound_handle(conversation_id: int) -> None:
     downstream.conversation_inbound_handle(conversation_id=conversation_id)
+
+
+@shared_task(
+    name="messaging.handoff_notify",
+    ignore_result=True,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=900,
+    retry_jitter=True,
+    max_retries=6,
+)
+def handoff_notify(conversation_id: int, reason: str) -> None:
+    handoff.handoff_notify(conversation_id=conversation_id, reason=reason)

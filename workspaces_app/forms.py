@@ -11,6 +11,12 @@ class WorkspaceSettingsForm(forms.Form):
         help_text="Members must set up an authenticator app before they can use the console.",
     )
 
+    notify_handoff_by_email = forms.BooleanField(
+        required=False,
+        label="Email the team when a customer waits for a human",
+        help_text="Sent to owners, admins and agents when the AI agent hands a conversation over.",
+    )
+
 
 class InvitationForm(forms.Form):
     email = forms.EmailField()

@@ -51,6 +51,9 @@ class Workspace(models.Model):
         default=False, help_text="Members must set up an authenticator app before using the console."
     )
     timezone = models.CharField(max_length=64, default="UTC")
+    notify_handoff_by_email = models.BooleanField(
+        default=False, help_text="Email the people who answer chats when a conversation waits for a human."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -266,11 +266,14 @@ def _api_key_touch(api_key: ApiKey) -> None:
         api_key.last_used_at = now
 
 
-def workspace_settings_update(*, workspace: Workspace, name: str, require_mfa: bool) -> Workspace:
+def workspace_settings_update(
+    *, workspace: Workspace, name: str, require_mfa: bool, notify_handoff_by_email: bool = False
+) -> Workspace:
     name = (name or "").strip()
     if not name:
         raise InvalidInput("A workspace needs a name.", field="name")
     workspace.name = name
     workspace.require_mfa = require_mfa
-    workspace.save(update_fields=["name", "require_mfa"])
+    workspace.notify_handoff_by_email = notify_handoff_by_email
+    workspace.save(update_fields=["name", "require_mfa", "notify_handoff_by_email"])
     return workspace

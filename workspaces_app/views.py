@@ -44,7 +44,13 @@ def workspace_overview(request):
 def _settings_context(request, **forms) -> dict:
     workspace = request.workspace
     context = {
-        "settings_form": WorkspaceSettingsForm(initial={"name": workspace.name, "require_mfa": workspace.require_mfa}),
+        "settings_form": WorkspaceSettingsForm(
+            initial={
+                "name": workspace.name,
+                "require_mfa": workspace.require_mfa,
+                "notify_handoff_by_email": workspace.notify_handoff_by_email,
+            }
+        ),
         "invitation_form": InvitationForm(),
         "api_key_form": ApiKeyForm(),
         "memberships": selectors.memberships_list(workspace=workspace),

@@ -159,3 +159,21 @@ def test_three_quick_messages_become_one_turn(sandbox, shop_agent, celery_worker
     new_runs = list(AgentRun.objects.order_by("pk"))[runs_before:]
     assert len(new_runs) == 1
     assert len(new_runs[0].trigger_message_ids) == 3
+
+
+def test_the_team_is_emailed_when_a_customer_waits_for_a_human(sandbox, shop_agent):
+    from django.core import mail
+
+    from tests.factories import member
+    from workspaces_app.models import Role
+
+    workspace = sandbox.channel.workspace
+    workspace.notify_handoff_by_email = True
+    workspace.save()
+    member(workspace, Role.AGENT, email="answerer@lucky.test")
+    member(workspace, Role.VIEWER, email="watcher@lucky.test")
+    customer_says(sandbox, "Can I talk to a person please")
+    wait_until(lambda: Conversation.objects.filter(pk=sandbox.conversation.pk, state="waiting_human").first())
+    email = wait_until(lambda: mail.outbox[0] if mail.outbox else None)
+    assert "answerer@lucky.test" in email.to and "watcher@lucky.test" not in email.to
+    assert "waiting for a human" in email.subject and "/inbox/" in email.body
