@@ -364,6 +364,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
+        "bm25s": {"level": "WARNING"},  # it logs every index build at DEBUG
     },
 }
 
