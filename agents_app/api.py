@@ -111,3 +111,72 @@ class AgentKnowledgeEntryApi(APIView):
         get_object_or_404(KnowledgeEntry, agent=agent, pk=entry_id)
         services.knowledge_remove(agent=agent, entry_id=entry_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class HttpToolSerializer(serializers.Serializer):
+    """An HTTP tool; `headers` (e.g. an Authorization value) is write-only and stored encrypted."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=64)
+    description = serializers.CharField()
+    parameters = serializers.JSONField(required=False, default=dict)
+    method = serializers.ChoiceField(choices=["GET", "POST", "PUT", "PATCH", "DELETE"], required=False, default="GET")
+    url_template = serializers.CharField(max_length=2000)
+    headers = serializers.DictField(child=serializers.CharField(), required=False, write_only=True)
+    timeout_seconds = serializers.IntegerField(required=False, default=10)
+    enabled = serializers.BooleanField(required=False, default=True)
+    header_names = serializers.SerializerMethodField()
+
+    def get_header_names(self, tool) -> list[str]:
+        import json
+
+        try:
+            return sorted(json.loads(tool.headers or "{}"))
+        except ValueError:
+            return []
+
+
+def _agent_of(request, agent_id) -> Agent:
+    return get_object_or_404(agents_list(workspace=request.auth.workspace), public_id=agent_id)
+
+
+class AgentToolListApi(APIView):
+    @extend_schema(responses=HttpToolSerializer(many=True), summary="The agent's HTTP tools")
+    def get(self, request, agent_id):
+        agent = _agent_of(request, agent_id)
+        return Response(HttpToolSerializer(agent.http_tools.all(), many=True).data)
+
+    @extend_schema(request=HttpToolSerializer, responses={201: HttpToolSerializer}, summary="Add an HTTP tool")
+    def post(self, request, agent_id):
+        from agents_app.tools import http_tool_create
+
+        agent = _agent_of(request, agent_id)
+        data = HttpToolSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tool = http_tool_create(agent=agent, **data.validated_data)
+        return Response(HttpToolSerializer(tool).data, status=status.HTTP_201_CREATED)
+
+
+class AgentToolDetailApi(APIView):
+    def _tool(self, request, agent_id, tool_id):
+        return get_object_or_404(_agent_of(request, agent_id).http_tools, pk=tool_id)
+
+    @extend_schema(responses=HttpToolSerializer, summary="One HTTP tool")
+    def get(self, request, agent_id, tool_id: int):
+        return Response(HttpToolSerializer(self._tool(request, agent_id, tool_id)).data)
+
+    @extend_schema(request=HttpToolSerializer, responses=HttpToolSerializer, summary="Change an HTTP tool")
+    def patch(self, request, agent_id, tool_id: int):
+        from agents_app.tools import http_tool_update
+
+        tool = self._tool(request, agent_id, tool_id)
+        data = HttpToolSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        headers = values.pop("headers", None)
+        return Response(HttpToolSerializer(http_tool_update(tool=tool, values=values, headers=headers)).data)
+
+    @extend_schema(request=None, responses={204: None}, summary="Remove an HTTP tool")
+    def delete(self, request, agent_id, tool_id: int):
+        self._tool(request, agent_id, tool_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -58,3 +58,21 @@ class KnowledgeForm(forms.Form):
 
 class KnowledgeDocumentForm(forms.Form):
     document = forms.FileField(help_text="A .txt or .md file, up to 2 MB.")
+
+
+class HttpToolForm(forms.Form):
+    name = forms.CharField(max_length=64, help_text="What the model calls it, e.g. order_status.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="When should the agent use it?")
+    method = forms.ChoiceField(choices=[(m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")])
+    url_template = forms.CharField(
+        label="URL", max_length=2000, help_text="e.g. https://shop.example/api/orders/{order_id}"
+    )
+    parameters = forms.JSONField(
+        required=False, initial=dict, help_text='A JSON schema, e.g. {"type": "object", "properties": {...}}.'
+    )
+    headers = forms.JSONField(
+        required=False,
+        help_text='e.g. {"Authorization": "Bearer …"}. Stored encrypted, never shown again.',
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    timeout_seconds = forms.IntegerField(min_value=1, max_value=30, initial=10)

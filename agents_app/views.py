@@ -3,7 +3,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from agents_app import services
-from agents_app.forms import AgentCreateForm, AgentSettingsForm, KnowledgeDocumentForm, KnowledgeForm
+from agents_app.forms import AgentCreateForm, AgentSettingsForm, HttpToolForm, KnowledgeDocumentForm, KnowledgeForm
 from agents_app.models import Agent
 from agents_app.selectors import agent_runs_recent, agents_list
 from whatsapp_platform.errors import PlatformError
@@ -50,6 +50,8 @@ def _detail(request, agent: Agent, status: int = 200, **forms):
         "knowledge_form": KnowledgeForm(),
         "document_form": KnowledgeDocumentForm(),
         "knowledge": agent.knowledge.all(),
+        "tools": agent.http_tools.all(),
+        "tool_form": HttpToolForm(),
         "runs": agent_runs_recent(agent=agent),
         "has_api_key": bool(agent.api_key),
     }
@@ -114,4 +116,41 @@ def agent_knowledge_remove(request, agent_id, entry_id: int):
     agent = _agent(request, agent_id)
     services.knowledge_remove(agent=agent, entry_id=entry_id)
     messages.success(request, "Removed from the agent's knowledge.")
+    return redirect("agent_detail", workspace_slug=request.workspace.slug, agent_id=agent.public_id)
+
+
+@require_POST
+@workspace_member_required("configure")
+def agent_tool_add(request, agent_id):
+    from agents_app.tools import http_tool_create
+
+    agent = _agent(request, agent_id)
+    form = HttpToolForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            http_tool_create(
+                agent=agent,
+                name=data["name"],
+                description=data["description"],
+                method=data["method"],
+                url_template=data["url_template"],
+                parameters=data["parameters"] or {},
+                headers=data["headers"] or None,
+                timeout_seconds=data["timeout_seconds"],
+            )
+        except PlatformError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Tool '{data['name']}' added.")
+            return redirect("agent_detail", workspace_slug=request.workspace.slug, agent_id=agent.public_id)
+    return _detail(request, agent, status=400, tool_form=form)
+
+
+@require_POST
+@workspace_member_required("configure")
+def agent_tool_remove(request, agent_id, tool_id: int):
+    agent = _agent(request, agent_id)
+    agent.http_tools.filter(pk=tool_id).delete()
+    messages.success(request, "Tool removed.")
     return redirect("agent_detail", workspace_slug=request.workspace.slug, agent_id=agent.public_id)

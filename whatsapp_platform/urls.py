@@ -38,6 +38,12 @@ api_v1 = [
     path("agents/", agents_api.AgentListApi.as_view(), name="api_agent_list"),
     path("agents/<uuid:agent_id>/", agents_api.AgentDetailApi.as_view(), name="api_agent_detail"),
     path("agents/<uuid:agent_id>/knowledge/", agents_api.AgentKnowledgeApi.as_view(), name="api_agent_knowledge"),
+    path("agents/<uuid:agent_id>/tools/", agents_api.AgentToolListApi.as_view(), name="api_agent_tools"),
+    path(
+        "agents/<uuid:agent_id>/tools/<int:tool_id>/",
+        agents_api.AgentToolDetailApi.as_view(),
+        name="api_agent_tool_detail",
+    ),
     path(
         "agents/<uuid:agent_id>/knowledge/<int:entry_id>/",
         agents_api.AgentKnowledgeEntryApi.as_view(),
@@ -73,6 +79,10 @@ workspace_console = [
     path("agents/<uuid:agent_id>/", agents_views.agent_detail, name="agent_detail"),
     path("agents/<uuid:agent_id>/settings/", agents_views.agent_settings_update, name="agent_settings_update"),
     path("agents/<uuid:agent_id>/knowledge/", agents_views.agent_knowledge_add, name="agent_knowledge_add"),
+    path("agents/<uuid:agent_id>/tools/", agents_views.agent_tool_add, name="agent_tool_add"),
+    path(
+        "agents/<uuid:agent_id>/tools/<int:tool_id>/remove/", agents_views.agent_tool_remove, name="agent_tool_remove"
+    ),
     path(
         "agents/<uuid:agent_id>/knowledge/<int:entry_id>/remove/",
         agents_views.agent_knowledge_remove,

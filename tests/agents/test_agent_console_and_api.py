@@ -147,3 +147,68 @@ def test_the_api_does_not_show_another_workspaces_agent(client, shop):
     headers = {"Authorization": f"Bearer {api_key_for(shop)}"}
     assert client.get(f"/api/v1/agents/{foreign.public_id}/", headers=headers).status_code == 404
     assert client.delete(f"/api/v1/agents/{foreign.public_id}/", headers=headers).status_code == 404
+
+
+def test_the_api_manages_http_tools_with_write_only_headers_and_clear_errors(client, shop):
+    agent = AgentFactory(workspace=shop)
+    headers = {"Authorization": f"Bearer {api_key_for(shop)}"}
+    url = f"/api/v1/agents/{agent.public_id}/tools/"
+    tool = {
+        "name": "order_status",
+        "description": "Look up an order by its number.",
+        "method": "GET",
+        "url_template": "https://shop.example/api/orders/{order_id}",
+        "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]},
+        "headers": {"Authorization": "Bearer shop-secret-token"},
+    }
+    created = client.post(url, tool, content_type="application/json", headers=headers)
+    assert created.status_code == 201, created.json()
+    assert created.json()["header_names"] == ["Authorization"]
+    assert "shop-secret-token" not in created.content.decode()
+    listed = client.get(url, headers=headers)
+    assert [t["name"] for t in listed.json()] == ["order_status"]
+    assert "shop-secret-token" not in listed.content.decode()
+
+    bad = client.post(url, {**tool, "name": "Order Status"}, content_type="application/json", headers=headers)
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "name"
+    unknown = client.post(
+        url,
+        {**tool, "name": "lookup", "url_template": "https://shop.example/{missing}"},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert unknown.status_code == 400 and unknown.json()["error"]["field"] == "url_template"
+
+    tool_url = f"{url}{created.json()['id']}/"
+    patched = client.patch(tool_url, {"enabled": False}, content_type="application/json", headers=headers)
+    assert patched.json()["enabled"] is False and patched.json()["header_names"] == ["Authorization"]
+    assert client.delete(tool_url, headers=headers).status_code == 204
+    assert not agent.http_tools.exists()
+
+
+def test_another_workspaces_agent_tools_are_404(client, shop):
+    foreign = AgentFactory(workspace=WorkspaceFactory())
+    headers = {"Authorization": f"Bearer {api_key_for(shop)}"}
+    assert client.get(f"/api/v1/agents/{foreign.public_id}/tools/", headers=headers).status_code == 404
+
+
+def test_tools_are_added_in_the_console_with_form_errors_and_headers_never_shown(owner, shop):
+    agent = AgentFactory(workspace=shop)
+    url = reverse("agent_tool_add", args=["lucky-shrub", agent.public_id])
+    good = {
+        "name": "order_status",
+        "description": "Order lookup",
+        "method": "GET",
+        "url_template": "https://shop.example/api/orders/{order_id}",
+        "parameters": '{"type": "object", "properties": {"order_id": {"type": "string"}}}',
+        "headers": '{"Authorization": "Bearer console-secret"}',
+        "timeout_seconds": 10,
+    }
+    bad = owner.post(url, {**good, "name": "Bad Name"})
+    assert bad.status_code == 400 and "name" in bad.context["tool_form"].errors
+    assert owner.post(url, good).status_code == 302
+    page = owner.get(reverse("agent_detail", args=["lucky-shrub", agent.public_id])).content.decode()
+    assert "order_status" in page and "console-secret" not in page
+    tool = agent.http_tools.get()
+    owner.post(reverse("agent_tool_remove", args=["lucky-shrub", agent.public_id, tool.pk]))
+    assert not agent.http_tools.exists()
