@@ -20,6 +20,7 @@ managers too (`with FakeOpenAIServer() as server: ...`).
 
 from __future__ import annotations
 
+import abc
 import email.parser
 import email.policy
 import json
@@ -65,7 +66,7 @@ class _Step:
     delay: float = 0.0
 
 
-class _FakeLLMServer:
+class _FakeLLMServer(abc.ABC):
     """The shared machinery; subclasses speak one API."""
 
     api_prefix = ""
@@ -142,11 +143,13 @@ class _FakeLLMServer:
 
     # --- the API -----------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def answer(self, request: RecordedRequest, step: _Step | None) -> tuple[int, dict[str, str], Any]:
-        raise NotImplementedError
+        """The status, headers and JSON body this API answers `request` with (or with the scripted `step`)."""
 
+    @abc.abstractmethod
     def error_body(self, status: int, message: str) -> dict:
-        raise NotImplementedError
+        """This API's error envelope."""
 
     # --- internals ---------------------------------------------------------------------------
 
