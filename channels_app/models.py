@@ -11,6 +11,8 @@ class Channel(models.Model):
     class Provider(models.TextChoices):
         CLOUD_API = "cloud_api", "WhatsApp Cloud API"
         SANDBOX = "sandbox", "Sandbox (local emulator)"
+        # An agent's test console: the same runtime, answered in the browser instead of WhatsApp.
+        TEST_CONSOLE = "test_console", "Agent test console"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Not connected yet"
@@ -45,6 +47,7 @@ class Channel(models.Model):
         EMBEDDED_SIGNUP = "embedded_signup", "Login with Facebook"
         MANUAL = "manual", "Credentials entered by hand"
         SANDBOX = "sandbox", "Sandbox"
+        TEST_CONSOLE = "test_console", "Agent test console"
 
     connection = models.CharField(max_length=20, choices=Connection.choices, default="", blank=True)
     # The Meta app the access token belongs to (uploads such as the profile photo go through it).
