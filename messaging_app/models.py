@@ -19,6 +19,15 @@ class Contact(models.Model):
     username = models.CharField(max_length=64, blank=True)
     profile_name = models.CharField(max_length=256, blank=True)
     marketing_opt_out = models.BooleanField(default=False)
+    # When and how the contact opted out of marketing (a STOP keyword, Meta's user_preferences, 131050).
+    marketing_opt_out_at = models.DateTimeField(null=True, blank=True)
+    marketing_opt_out_source = models.CharField(max_length=32, blank=True)
+    # Labels staff and integrations use for audiences and filters, e.g. ["vip", "newsletter"].
+    tags = models.JSONField(default=list, blank=True)
+    # CRM fields (plan, city, order count...): shown to the agent as context, set by tools and the API.
+    attributes = models.JSONField(default=dict, blank=True)
+    # A blocked contact gets no agent replies and no sends.
+    blocked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
