@@ -5,8 +5,16 @@ from django.db import models
 from whatsapp_platform.encryption import EncryptedTextField
 
 
+class ChannelQuerySet(models.QuerySet):
+    def whatsapp(self) -> "ChannelQuerySet":
+        """Channels that are WhatsApp numbers (real or sandbox), not agents' test consoles."""
+        return self.exclude(provider=Channel.Provider.TEST_CONSOLE)
+
+
 class Channel(models.Model):
     """A WhatsApp Business phone number connected to a workspace."""
+
+    objects = ChannelQuerySet.as_manager()
 
     class Provider(models.TextChoices):
         CLOUD_API = "cloud_api", "WhatsApp Cloud API"

@@ -6,7 +6,7 @@ from channels_app.models import Channel, MessageTemplate
 
 
 def channels_list(*, workspace) -> QuerySet[Channel]:
-    return Channel.objects.filter(workspace=workspace).select_related("agent").order_by("name")
+    return Channel.objects.whatsapp().filter(workspace=workspace).select_related("agent").order_by("name")
 
 
 def channel_for_phone_number_id(*, phone_number_id: str) -> Channel | None:

@@ -21,7 +21,7 @@ from workspaces_app.selectors import member_can
 
 
 def _channel(request, channel_id) -> Channel:
-    return get_object_or_404(Channel.objects.select_related("agent"), workspace=request.workspace, public_id=channel_id)
+    return get_object_or_404(Channel.objects.whatsapp().select_related("agent"), workspace=request.workspace, public_id=channel_id)
 
 
 def _form_error(form, exc: PlatformError) -> None:

@@ -6,8 +6,7 @@ emulator's own records (`chat_for`), ticks from the statuses whose webhooks the 
 acknowledged. Members who may view the workspace see the page; sending needs "reply".
 """
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Max
@@ -15,22 +14,17 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.models import Channel
+from channels_app.whatsapp.bubbles import Bubble, bubbles_fold, media_ids, tap_reply
 from cloudapi_emulator.models import Customer, Media, Message, PhoneNumber, StatusEvent, Template
 from cloudapi_emulator.sandbox_forms import REACTION_EMOJI, ComposeForm, CustomerAddForm, LocationForm
 from cloudapi_emulator.services import CustomerMessageError, chat_for, customer_get_or_create, customer_message_send
-from cloudapi_emulator.services.media import DOCUMENT_MIME_TYPES
+from whatsapp_platform.files import private_file_response
 from workspaces_app.decorators import workspace_member_required
 from workspaces_app.selectors import member_can
 
-VARIABLE = re.compile(r"\{\{\s*([^{}\s]*)\s*\}\}")
-MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
-MEDIA_LABELS = {"image": "📷 Photo", "video": "🎥 Video", "audio": "🎵 Audio", "document": "📄 Document"}
-# Served inline (an <img>/<audio>/<video> source); anything else downloads, never rendered on our origin.
-INLINE_MIME_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif"}
 SENT_EVENT = "sandbox-sent"  # the transcript listens for it and refreshes at once
 
 
@@ -88,295 +82,46 @@ def _customers(phone: Phone):
 # --- The transcript, as the phone shows it -----------------------------------------------
 
 
-@dataclass
-class Bubble:
-    """One message ready for `sandbox/_bubble.html`. `mine`: the customer's (right, green)."""
-
-    message: Message
-    mine: bool
-    kind: str  # text | media | location | contacts | interactive | template | unsupported
-    text: str = ""
-    header: dict | None = None  # {"text"} or {"media": …} or {"location": …}
-    footer: str = ""
-    media: dict | None = None
-    location: dict | None = None
-    contacts: list[dict] = field(default_factory=list)
-    buttons: list[dict] = field(default_factory=list)  # {"choice", "title", "action": tap|url|call|copy, "url"}
-    menu: dict | None = None  # a list message: {"label", "sections": [{"title", "rows": [...]}]}
-    cta: dict | None = None
-    reply_detail: str = ""  # the description of a chosen list row
-    quote: dict | None = None
-    reactions: list[dict] = field(default_factory=list)
-    ticks: dict | None = None
-    notice: str = ""
-
-    @property
-    def wamid(self) -> str:
-        return self.message.wamid
-
-    @property
-    def snippet(self) -> str:
-        """A line for a quote: what the message says, or what it is."""
-        if self.text:
-            return _shorten(self.text)
-        if self.media:
-            label = self.media["label"]
-            return f"{label} · {self.media['filename']}" if self.media.get("filename") else label
-        if self.location:
-            return "📍 " + (self.location.get("name") or "Location")
-        if self.contacts:
-            return "👤 " + (self.contacts[0]["name"] or "Contact")
-        return self.notice or self.message.message_type
-
-
-def _shorten(text: str, limit: int = 90) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class _Renderer:
-    """Turns emulator messages into bubbles; caches media rows and templates for one response."""
+class _SandboxSource:
+    """Files and templates of one emulated number, looked up once per response."""
 
     def __init__(self, phone: Phone, messages: list[Message]):
         self.phone = phone
-        media_ids = {_media_id(m.content) for m in messages} | {_header_media_id(m.content) for m in messages}
-        media_ids.discard("")
+        wanted = set().union(*(media_ids(m.content) for m in messages)) if messages else set()
         self.media = {
             row.media_id: row
-            for row in Media.objects.filter(number=phone.number, media_id__in=media_ids, deleted_at__isnull=True).only(
+            for row in Media.objects.filter(number=phone.number, media_id__in=wanted, deleted_at__isnull=True).only(
                 "media_id", "mime_type", "filename", "file_size"
             )
         }
-        self.templates: dict[tuple[str, str], Template | None] = {}
+        self.templates: dict[tuple[str, str], list | None] = {}
 
-    def bubble(self, message: Message) -> Bubble:
-        mine = message.direction == Message.Direction.INBOUND
-        content = message.content if isinstance(message.content, dict) else {}
-        kind = message.message_type
-        bubble = Bubble(message=message, mine=mine, kind="text")
-        if kind == "text":
-            bubble.text = content.get("body", "")
-        elif kind in MEDIA_TYPES:
-            bubble.kind = "media"
-            bubble.media = self.media_of(kind, content)
-            bubble.text = content.get("caption", "")
-        elif kind == "location":
-            bubble.kind = "location"
-            bubble.location = _location_of(content)
-        elif kind == "contacts":
-            bubble.kind = "contacts"
-            bubble.contacts = [_contact_of(c) for c in content.get("contacts", []) if isinstance(c, dict)]
-        elif kind == "interactive" and mine:
-            reply = content.get("button_reply") or content.get("list_reply") or {}
-            bubble.text = reply.get("title", "")
-            bubble.reply_detail = reply.get("description", "")
-        elif kind == "interactive":
-            self.interactive(bubble, content)
-        elif kind == "button":  # a tap on a template quick reply
-            bubble.text = content.get("text") or content.get("payload", "")
-        elif kind == "template":
-            self.template(bubble, content)
-        else:
-            bubble.kind = "unsupported"
-            bubble.notice = f"This message type ({kind}) can't be shown here."
-        if not mine:
-            bubble.ticks = _ticks(message)
-        elif message.read_at:
-            bubble.ticks = {"state": "read", "symbol": "✓✓", "label": "Read by the business"}
-        else:
-            bubble.ticks = {"state": "sent", "symbol": "✓", "label": "Sent"}
-        return bubble
-
-    def media_of(self, kind: str, content: dict) -> dict:
-        label = MEDIA_LABELS.get(kind, "Sticker")
-        if kind == "audio" and content.get("voice"):
-            label = "🎤 Voice message"
-        media: dict[str, Any] = {"type": kind, "label": label, "filename": content.get("filename", ""), "url": ""}
-        media["voice"] = kind == "audio" and bool(content.get("voice"))
-        if content.get("link"):
-            media["link"] = content["link"]
-            return media
-        row = self.media.get(str(content.get("id", "")))
+    def media_file(self, media_id: str) -> dict | None:
+        row = self.media.get(media_id)
         if row is None:
-            media["missing"] = True
-            return media
-        media["url"] = self.phone.url("sandbox_media", media_id=row.media_id)
-        media["mime_type"] = row.mime_type
-        media["size"] = row.file_size
-        media["filename"] = media["filename"] or row.filename
-        if kind == "document" and not media["filename"]:
-            media["filename"] = "document"
-        extension = media["filename"].rsplit(".", 1)[-1] if "." in media["filename"] else ""
-        media["extension"] = extension.upper()[:4] or "FILE"
-        return media
+            return None
+        return {
+            "url": self.phone.url("sandbox_media", media_id=row.media_id),
+            "mime_type": row.mime_type,
+            "size": row.file_size,
+            "filename": row.filename,
+        }
 
-    def header_of(self, header: dict) -> dict | None:
-        kind = header.get("type") or header.get("format", "")
-        kind = str(kind).lower()
-        if kind == "text":
-            return {"text": header.get("text", "")}
-        if kind in MEDIA_TYPES and isinstance(header.get(kind), dict):
-            return {"media": self.media_of(kind, header[kind])}
-        return None
-
-    def interactive(self, bubble: Bubble, content: dict) -> None:
-        bubble.kind = "interactive"
-        bubble.text = (content.get("body") or {}).get("text", "")
-        bubble.footer = (content.get("footer") or {}).get("text", "")
-        if isinstance(content.get("header"), dict):
-            bubble.header = self.header_of(content["header"])
-        action = content.get("action") or {}
-        kind = content.get("type")
-        if kind == "button":
-            for button in action.get("buttons", []):
-                reply = button.get("reply") or {}
-                bubble.buttons.append({"choice": reply.get("id", ""), "title": reply.get("title", ""), "action": "tap"})
-        elif kind == "list":
-            bubble.menu = {
-                "label": action.get("button", "Options"),
-                "sections": [
-                    {"title": section.get("title", ""), "rows": section.get("rows", [])}
-                    for section in action.get("sections", [])
-                ],
-            }
-        elif kind == "cta_url":
-            parameters = action.get("parameters") or {}
-            bubble.cta = {"title": parameters.get("display_text", "Open"), "url": parameters.get("url", "")}
-        else:
-            bubble.notice = f"Interactive “{kind}” messages open in WhatsApp only."
-
-    def template_row(self, name: str, language: str) -> Template | None:
+    def template_components(self, name: str, language: str) -> list | None:
         key = (name, language)
         if key not in self.templates:
-            self.templates[key] = (
+            template = (
                 Template.objects.filter(waba_id=self.phone.number.waba_id, name=name, language=language)
                 .exclude(status=Template.Status.DELETED)
                 .order_by("-created_at")
                 .first()
             )
+            self.templates[key] = template.components if template is not None else None
         return self.templates[key]
 
-    def template(self, bubble: Bubble, content: dict) -> None:
-        bubble.kind = "template"
-        name = content.get("name", "")
-        language = (content.get("language") or {}).get("code", "")
-        sent = _template_parameters(content.get("components") or [])
-        template = self.template_row(name, language)
-        if template is None:
-            bubble.notice = f"Template “{name}” ({language}) is not on this number's account."
-            bubble.text = " · ".join(sent["body"].values())
-            return
-        for component in template.components:
-            kind = str(component.get("type", "")).upper()
-            if kind == "HEADER":
-                header_format = str(component.get("format", "TEXT")).upper()
-                if header_format == "TEXT":
-                    bubble.header = {"text": _substitute(component.get("text", ""), sent["header"])}
-                elif header_format == "LOCATION":
-                    bubble.header = {"location": _location_of(sent["header_object"] or {})}
-                elif sent["header_object"]:
-                    bubble.header = {"media": self.media_of(header_format.lower(), sent["header_object"])}
-            elif kind == "BODY":
-                bubble.text = _substitute(component.get("text", ""), sent["body"])
-            elif kind == "FOOTER":
-                bubble.footer = component.get("text", "")
-            elif kind == "BUTTONS":
-                for index, button in enumerate(component.get("buttons", [])):
-                    bubble.buttons.append(_template_button(index, button, sent["buttons"].get(str(index), {})))
 
-
-def _media_id(content: Any) -> str:
-    return str(content.get("id", "")) if isinstance(content, dict) else ""
-
-
-def _header_media_id(content: Any) -> str:
-    """A media id in an interactive header or a template's header parameter."""
-    if not isinstance(content, dict):
-        return ""
-    header = content.get("header")
-    if isinstance(header, dict) and isinstance(header.get(header.get("type", "")), dict):
-        return str(header[header["type"]].get("id", ""))
-    for component in content.get("components") or []:
-        if isinstance(component, dict) and component.get("type") == "header":
-            for parameter in component.get("parameters") or []:
-                if isinstance(parameter, dict) and isinstance(parameter.get(parameter.get("type", "")), dict):
-                    return str(parameter[parameter["type"]].get("id", ""))
-    return ""
-
-
-def _location_of(content: dict) -> dict:
-    return {
-        "name": content.get("name", ""),
-        "address": content.get("address", ""),
-        "latitude": content.get("latitude", ""),
-        "longitude": content.get("longitude", ""),
-    }
-
-
-def _contact_of(contact: dict) -> dict:
-    name = contact.get("name") or {}
-    formatted = name.get("formatted_name") or " ".join(
-        part for part in (name.get("first_name"), name.get("last_name")) if part
-    )
-    return {
-        "name": formatted,
-        "org": (contact.get("org") or {}).get("company", ""),
-        "phones": [p.get("phone") or p.get("wa_id", "") for p in contact.get("phones", []) if isinstance(p, dict)],
-    }
-
-
-def _parameter_text(parameter: dict) -> str:
-    kind = parameter.get("type", "text")
-    if kind == "text":
-        return str(parameter.get("text", ""))
-    if kind in ("currency", "date_time"):
-        return str((parameter.get(kind) or {}).get("fallback_value", ""))
-    return str(parameter.get(kind, ""))
-
-
-def _template_parameters(components: list) -> dict:
-    """What a template send supplied: header/body values by `1`, `2`… and by name, header media, buttons by index."""
-    sent: dict[str, Any] = {"header": {}, "body": {}, "header_object": None, "buttons": {}}
-    for component in components:
-        if not isinstance(component, dict):
-            continue
-        kind = str(component.get("type", "")).lower()
-        parameters = [p for p in component.get("parameters") or [] if isinstance(p, dict)]
-        if kind in ("header", "body"):
-            for position, parameter in enumerate(parameters, start=1):
-                if kind == "header" and parameter.get("type") in (*MEDIA_TYPES, "location"):
-                    sent["header_object"] = parameter.get(parameter["type"])
-                    continue
-                value = _parameter_text(parameter)
-                sent[kind][str(position)] = value
-                if parameter.get("parameter_name"):
-                    sent[kind][parameter["parameter_name"]] = value
-        elif kind == "button":
-            found: dict[str, str] = {"sub_type": str(component.get("sub_type", "")).lower()}
-            for parameter in parameters:
-                if parameter.get("type") == "payload":
-                    found["payload"] = str(parameter.get("payload", ""))
-                elif parameter.get("type") == "text":
-                    found["text"] = str(parameter.get("text", ""))
-            sent["buttons"][str(component.get("index", ""))] = found
-    return sent
-
-
-def _substitute(text: str, values: dict[str, str]) -> str:
-    return VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), text or "")
-
-
-def _template_button(index: int, button: dict, sent: dict) -> dict:
-    kind = str(button.get("type", "")).upper()
-    title = button.get("text", "")
-    if kind == "QUICK_REPLY":
-        return {"choice": str(index), "title": title, "action": "tap", "payload": sent.get("payload") or title}
-    if kind == "URL":
-        url = VARIABLE.sub(lambda _: sent.get("text", ""), button.get("url", ""))
-        return {"choice": str(index), "title": title, "action": "url", "url": url}
-    if kind == "PHONE_NUMBER":
-        return {"choice": str(index), "title": title, "action": "call", "url": "tel:" + button.get("phone_number", "")}
-    return {"choice": str(index), "title": title or kind.replace("_", " ").title(), "action": "copy"}
+def _customer_side(message: Message) -> bool:
+    return message.direction == Message.Direction.INBOUND
 
 
 def _ticks(message: Message) -> dict:
@@ -395,39 +140,24 @@ def _ticks(message: Message) -> dict:
     return {"state": "pending", "symbol": "🕓", "label": "Pending"}
 
 
-def _bubbles(phone: Phone, customer: Customer) -> list[Bubble]:
-    """The chat, oldest first: reactions become badges on their message, replies carry their quote."""
-    messages = list(chat_for(number=phone.number, customer=customer))
-    renderer = _Renderer(phone, messages)
-    reactions: dict[tuple[str, bool], str] = {}  # (reacted wamid, by the customer?) → the latest emoji
-    bubbles: list[Bubble] = []
-    for message in messages:
-        if message.message_type == "reaction":
-            content = message.content or {}
-            reactions[(content.get("message_id", ""), message.direction == Message.Direction.INBOUND)] = content.get(
-                "emoji", ""
-            )
-            continue
-        bubbles.append(renderer.bubble(message))
-    by_wamid = {bubble.wamid: bubble for bubble in bubbles}
-    for (wamid, by_me), emoji in reactions.items():
-        if emoji and wamid in by_wamid:
-            by_wamid[wamid].reactions.append({"emoji": emoji, "by_me": by_me})
+def _bubbles(phone: Phone, customer: Customer, messages: list[Message] | None = None) -> list[Bubble]:
+    """The chat, oldest first, with the ticks each side sees."""
+    if messages is None:
+        messages = list(chat_for(number=phone.number, customer=customer))
+    bubbles = bubbles_fold(
+        messages,
+        mine=_customer_side,
+        source=_SandboxSource(phone, messages),
+        quote_author=lambda quoted: "You" if quoted.mine else phone.number.verified_name,
+    )
     for bubble in bubbles:
-        quoted = by_wamid.get(bubble.message.context_wamid)
-        # WhatsApp shows no quote above a template sent as a reply.
-        if quoted is not None and bubble.kind != "template":
-            bubble.quote = _quote(phone, quoted)
+        if not bubble.mine:
+            bubble.ticks = _ticks(bubble.message)
+        elif bubble.message.read_at:
+            bubble.ticks = {"state": "read", "symbol": "✓✓", "label": "Read by the business"}
+        else:
+            bubble.ticks = {"state": "sent", "symbol": "✓", "label": "Sent"}
     return bubbles
-
-
-def _quote(phone: Phone, quoted: Bubble) -> dict:
-    return {
-        "wamid": quoted.wamid,
-        "author": "You" if quoted.mine else phone.number.verified_name,
-        "mine": quoted.mine,
-        "snippet": quoted.snippet,
-    }
 
 
 def _chat_version(phone: Phone, customer: Customer) -> str:
@@ -462,7 +192,9 @@ def _composer_context(
     if customer is not None and reply_to:
         message = chat_for(number=phone.number, customer=customer).filter(wamid=reply_to).first()
         if message is not None:
-            quote = _quote(phone, _Renderer(phone, [message]).bubble(message))
+            quoted = _bubbles(phone, customer, [message])[0]
+            quote = {"wamid": quoted.wamid, "author": "You" if quoted.mine else phone.number.verified_name,
+                     "mine": quoted.mine, "snippet": quoted.snippet}
     return {
         "compose_form": compose_form or ComposeForm(),
         "location_form": location_form or LocationForm(),
@@ -655,28 +387,6 @@ def _tapped(request: HttpRequest, phone: Phone, customer: Customer) -> HttpRespo
     return redirect(f"{phone.url('sandbox_phone')}?customer={customer.pk}")
 
 
-def tap_reply(message: Message, choice: str) -> tuple[str, dict] | None:
-    """The webhook type and content a phone sends when this choice of this business message is tapped."""
-    content = message.content if isinstance(message.content, dict) else {}
-    if message.message_type == "interactive" and content.get("type") == "button":
-        for button in (content.get("action") or {}).get("buttons", []):
-            reply = button.get("reply") or {}
-            if reply.get("id") == choice:
-                return "interactive", {
-                    "type": "button_reply",
-                    "button_reply": {"id": reply["id"], "title": reply["title"]},
-                }
-    if message.message_type == "interactive" and content.get("type") == "list":
-        for section in (content.get("action") or {}).get("sections", []):
-            for row in section.get("rows", []):
-                if row.get("id") == choice:
-                    chosen = {"id": row["id"], "title": row.get("title", "")}
-                    if row.get("description"):
-                        chosen["description"] = row["description"]
-                    return "interactive", {"type": "list_reply", "list_reply": chosen}
-    return None
-
-
 @require_POST
 @workspace_member_required("reply")
 def sandbox_tap(request: HttpRequest, channel_id, customer_id: int) -> HttpResponse:
@@ -700,13 +410,7 @@ def sandbox_tap(request: HttpRequest, channel_id, customer_id: int) -> HttpRespo
     if message is None:
         raise Http404("No such message in this chat.")
     choice = request.POST.get("choice", "")
-    if message.message_type == "template":
-        renderer = _Renderer(phone, [message])
-        bubble = renderer.bubble(message)
-        button = next((b for b in bubble.buttons if b["choice"] == choice and b["action"] == "tap"), None)
-        tapped = ("button", {"payload": button["payload"], "text": button["title"]}) if button else None
-    else:
-        tapped = tap_reply(message, choice)
+    tapped = tap_reply(message, choice, source=_SandboxSource(phone, [message]))
     if tapped is None:
         return HttpResponseBadRequest("That message has no such button.")
     customer_message_send(
@@ -764,14 +468,4 @@ def sandbox_media(request: HttpRequest, channel_id, media_id: str) -> HttpRespon
     media = Media.objects.filter(number=phone.number, media_id=media_id, deleted_at__isnull=True).first()
     if media is None:
         raise Http404("No such media.")
-    mime_type = media.mime_type.split(";", 1)[0].strip().lower()
-    inline = mime_type in INLINE_MIME_TYPES or mime_type.startswith(("audio/", "video/"))
-    if inline:
-        content_type = media.mime_type
-    else:
-        content_type = mime_type if mime_type in DOCUMENT_MIME_TYPES else "application/octet-stream"
-    response = HttpResponse(bytes(media.data), content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(not inline, media.filename or f"{media_id}")
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return private_file_response(bytes(media.data), mime_type=media.mime_type, filename=media.filename or media_id)

@@ -24,7 +24,8 @@ def _channels_needing_attention(workspace) -> list:
     from channels_app.models import Channel
 
     return list(
-        Channel.objects.filter(workspace=workspace)
+        Channel.objects.whatsapp()
+        .filter(workspace=workspace)
         .exclude(status=Channel.Status.DISABLED)
         .filter(Q(status=Channel.Status.NEEDS_RECONNECTION) | ~Q(attention_reason=""))
         .only("public_id", "name")[:5]

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from channels_app.models import Channel
 from channels_app.whatsapp.client import GraphClient, graph_client_for
+from channels_app.whatsapp.console_transport import ConsoleTransport
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +23,11 @@ def graph_client(*, base_url: str, access_token: str) -> GraphClient:
     )
 
 
-def graph_client_for_channel(channel: Channel) -> GraphClient:
-    """The Graph client for a channel: Meta for real numbers, the local emulator for sandbox ones."""
+def graph_client_for_channel(channel: Channel) -> GraphClient | ConsoleTransport:
+    """The Graph client for a channel: Meta for real numbers, the local emulator for sandbox ones,
+    and the browser for an agent's test console."""
+    if channel.provider == Channel.Provider.TEST_CONSOLE:
+        return ConsoleTransport()
     sandbox = channel.provider == Channel.Provider.SANDBOX
     base_url = settings.WHATSAPP_EMULATOR_GRAPH_URL if sandbox else settings.GRAPH_API_BASE_URL
     return graph_client(base_url=base_url, access_token=channel.access_token)

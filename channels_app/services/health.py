@@ -18,7 +18,7 @@ QUIET_WEBHOOKS_HOURS = 24
 
 def channel_health_check(*, channel_id: int) -> Channel | None:
     """Check one active channel; store what needs attention (or clear it) and when it was checked."""
-    channel = Channel.objects.filter(pk=channel_id, status=Channel.Status.ACTIVE).first()
+    channel = Channel.objects.whatsapp().filter(pk=channel_id, status=Channel.Status.ACTIVE).first()
     if channel is None:
         return None
     now = timezone.now()
@@ -87,4 +87,4 @@ def _app_id(entry: dict) -> str:
 
 
 def channels_due_for_health_check() -> list[int]:
-    return list(Channel.objects.filter(status=Channel.Status.ACTIVE).values_list("pk", flat=True))
+    return list(Channel.objects.whatsapp().filter(status=Channel.Status.ACTIVE).values_list("pk", flat=True))

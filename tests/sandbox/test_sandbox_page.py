@@ -126,7 +126,7 @@ def test_a_member_sees_the_phone_with_the_business_name_and_number(signed_in, sa
     assert 'class="phone-screen"' in html
     assert "Lucky Shrub" in html and "+1 555 010 0001" in html
     assert "Sheena Nelson" in html and 'id="composer"' in html
-    assert "css/sandbox.css" in html
+    assert "css/chat.css" in html
     assert "<script>" not in html.split("</head>")[1]  # the CSP forbids inline scripts
 
 
