@@ -78,7 +78,7 @@ class AgentDetailApi(APIView):
         request=None, responses={204: None}, summary="Delete an agent (its channels keep running unanswered)"
     )
     def delete(self, request, agent_id):
-        self._agent(request, agent_id).delete()
+        services.agent_delete(agent=self._agent(request, agent_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -178,5 +178,7 @@ class AgentToolDetailApi(APIView):
 
     @extend_schema(request=None, responses={204: None}, summary="Remove an HTTP tool")
     def delete(self, request, agent_id, tool_id: int):
-        self._tool(request, agent_id, tool_id).delete()
+        from agents_app.tools import http_tool_delete
+
+        http_tool_delete(tool=self._tool(request, agent_id, tool_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

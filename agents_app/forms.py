@@ -47,6 +47,9 @@ class AgentSettingsForm(forms.ModelForm):
             "debounce_seconds",
             "handoff_keywords",
             "fallback_message",
+            "window_closed_template",
+            "window_closed_template_language",
+            "window_closed_template_parameters",
         ]
         widgets = {"instructions": forms.Textarea(attrs={"rows": 12})}
 
@@ -65,7 +68,12 @@ class HttpToolForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="When should the agent use it?")
     method = forms.ChoiceField(choices=[(m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")])
     url_template = forms.CharField(
-        label="URL", max_length=2000, help_text="e.g. https://shop.example/api/orders/{order_id}"
+        label="URL",
+        max_length=2000,
+        help_text="e.g. https://shop.example/api/orders/{order_id}. A successful JSON answer may also update the "
+        'customer the agent is talking to: {"set_contact_attributes": {"plan": "gold"}, "add_contact_tags": '
+        '["vip"], "remove_contact_tags": ["lead"]} (null removes an attribute). The agent sees those attributes '
+        "and tags in its next turns.",
     )
     parameters = forms.JSONField(
         required=False, initial=dict, help_text='A JSON schema, e.g. {"type": "object", "properties": {...}}.'

@@ -5,6 +5,7 @@ buttons (or a list) when unsure, acknowledges media it cannot read, and hands of
 or when nothing in its knowledge matches.
 """
 
+import time
 from dataclasses import dataclass, field
 
 from agents_app.knowledge import Passage, knowledge_search
@@ -26,6 +27,8 @@ class Reply:
     parts: list[tuple[str, dict]] = field(default_factory=list)
     handoff: bool = False
     handoff_reason: str = ""
+    # What the agent looked up on the way, logged with the run like a model's tool calls.
+    steps: list[dict] = field(default_factory=list)
 
 
 def customer_text(message) -> str:
@@ -126,7 +129,20 @@ def knowledge_reply(*, agent: Agent, conversation, messages: list) -> Reply:
         hello = f"Hi{' ' + name if name else ''}! 👋 I'm {agent.name} from {conversation.workspace.name}."
         return Reply([("text", text_content(hello)), _offer_human("How can I help you today?")])
 
+    started = time.monotonic()
     passages = knowledge_search(agent=agent, query=text, limit=3)
+    search = {
+        "name": "knowledge_search",
+        "arguments": {"query": text},
+        "result": [{"title": p.title, "score": round(p.score, 3)} for p in passages],
+        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+    }
+    reply = _answer_from(passages, name=name, first_contact=first_contact)
+    reply.steps.append(search)
+    return reply
+
+
+def _answer_from(passages: list[Passage], *, name: str, first_contact: bool) -> Reply:
     if not passages:
         prefix = [("text", text_content(f"Hi{' ' + name if name else ''}! 👋"))] if first_contact else []
         return Reply(

@@ -35,6 +35,21 @@ class Agent(models.Model):
     debounce_seconds = models.FloatField(default=1.5, help_text="Wait this long so a burst of messages is one turn.")
     handoff_keywords = models.CharField(max_length=300, blank=True, default=DEFAULT_HANDOFF_KEYWORDS)
     fallback_message = models.CharField(max_length=500, default=DEFAULT_FALLBACK)
+    # Outside the 24-hour window WhatsApp takes only approved templates: when set, this one carries the
+    # agent's handoff/fallback notice there instead (looked up per channel's account by name and language).
+    window_closed_template = models.CharField(
+        "template when the window is closed",
+        max_length=512,
+        blank=True,
+        help_text="Name of an approved template (e.g. we_will_reply) sent when the customer can no longer be "
+        "answered with free text. Empty: the agent stays silent and a teammate follows up.",
+    )
+    window_closed_template_language = models.CharField(max_length=16, blank=True, default="en_US")
+    window_closed_template_parameters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Fixed values for its placeholders, e.g. {"1": "Lucky Shrub"}.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,15 +11,13 @@ neither may point the platform at its own network. Before connecting, the host i
 and refused when any of its addresses is private, loopback, link-local, multicast, reserved or
 unspecified, unless `settings.AGENT_TOOL_ALLOWED_HOSTS` lists it. The request then goes to the
 address we vetted, not to a second lookup that a rebinding DNS server could answer differently
-(see `_PinnedAdapter`). Redirects are followed only on the same scheme, host and port, each hop
+(see `whatsapp_platform.outbound_http`). Redirects are followed only on the same scheme, host and port, each hop
 vetted again, so the tool's headers never travel to another origin.
 """
 
-import ipaddress
 import json
 import logging
 import re
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +26,12 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
 from agents_app.models import Agent, HttpTool
 from agents_app.providers.base import ToolSpec
+from audit_app.services import audit_diff, audit_record, audit_stored_snapshot
+from whatsapp_platform import outbound_http
 from whatsapp_platform.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -52,7 +51,6 @@ MAX_REDIRECTS = 3
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "WhatsAppAgentPlatform-HttpTool/1.0"
 HTTP_TOOL_FIELDS = ("name", "description", "parameters", "method", "url_template", "timeout_seconds", "enabled")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 # --- configuring tools ---------------------------------------------------------------------
@@ -126,13 +124,29 @@ def http_tool_update(*, tool: HttpTool, values: dict, headers: dict | None = Non
 
 def _save(tool: HttpTool) -> HttpTool:
     http_tool_validate(tool=tool)
+    before = audit_stored_snapshot(HttpTool, tool.pk)
     try:
         with transaction.atomic():
             tool.save()
+            audit_record(
+                action="agent.tool_updated" if before else "agent.tool_added",
+                workspace=tool.agent.workspace_id,
+                target=tool,
+                changes=audit_diff(before, tool),
+            )
     except IntegrityError:
         # Two people saved the same name at once; the constraint caught the second.
         raise InvalidInput(f"This agent already has a tool named {tool.name}.", field="name")
     return tool
+
+
+@transaction.atomic
+def http_tool_delete(*, tool: HttpTool) -> None:
+    tool_id = tool.pk
+    tool.delete()
+    audit_record(
+        action="agent.tool_removed", workspace=tool.agent.workspace_id, target=("httptool", tool_id, tool.name)
+    )
 
 
 def _headers_text(headers: Any) -> str:
@@ -253,12 +267,17 @@ class _Answer:
     truncated: bool
 
 
-def http_tool_run(*, agent: Agent, name: str, arguments: dict) -> dict:
+def http_tool_run(*, agent: Agent, name: str, arguments: dict, contact=None) -> dict:
     """Call the agent's enabled tool `name` with the model's arguments; never raises.
 
     Returns {"ok": True, "status", "body"} for a 1xx-3xx answer, otherwise {"ok": False, "error"}
     (with "status" and "body" when the service answered 4xx/5xx). The dict is shown to the model
     and stored in AgentRun.tool_calls, so it never holds the tool's header values.
+
+    With `contact` (the customer of the conversation the turn is for), a successful JSON-object answer
+    may update that customer: `set_contact_attributes` (object; null removes a key), `add_contact_tags`,
+    `remove_contact_tags` (lists). The result then says what changed (`contact_updated`) or why nothing
+    did (`contact_update_error`).
     """
     tool = agent.http_tools.filter(name=name, enabled=True).first()
     if tool is None:
@@ -285,10 +304,27 @@ def http_tool_run(*, agent: Agent, name: str, arguments: dict) -> dict:
         result = {"ok": False, "error": f"The service answered {answer.status}.", "status": answer.status, "body": body}
     else:
         result = {"ok": True, "status": answer.status, "body": body}
+        if contact is not None:
+            result.update(_contact_changes_apply(tool, contact, body))
     if answer.truncated:
         result["truncated"] = True
         result["note"] = f"Only the first {RESPONSE_LIMIT_BYTES // 1024} KB of the answer were read."
     return result
+
+
+def _contact_changes_apply(tool: HttpTool, contact, body: Any) -> dict:
+    """What the answer asked of the customer, applied all or nothing (see http_tool_run)."""
+    from messaging_app.services.contact_admin import contact_changes_from_tool
+
+    try:
+        changes = contact_changes_from_tool(contact=contact, body=body, tool_name=tool.name)
+    except InvalidInput as exc:
+        logger.warning(
+            "http tool's contact update refused",
+            extra={"agent_id": tool.agent_id, "tool": tool.name, "error": exc.message},
+        )
+        return {"contact_update_error": exc.message}
+    return {"contact_updated": changes} if changes is not None else {}
 
 
 def _failed(tool: HttpTool, error: str) -> dict:
@@ -395,60 +431,33 @@ def _follow(tool: HttpTool, method: str, url: str, body: dict | None) -> _Answer
 
 
 def _origin(url: str) -> tuple[str, str, int]:
-    parts = urlsplit(url)
     try:
-        port = parts.port
-    except ValueError:
-        raise _ToolFailed("The tool's URL has an invalid port.")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _ToolFailed("The tool's URL must be http(s) and name a host.")
-    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
-
-
-class _PinnedAdapter(HTTPAdapter):
-    """Sends to the URL's host, which we set to the vetted IP address, while TLS sends SNI and checks
-    the certificate against the real host name (urllib3's `server_hostname`). Each call has its own
-    session, so no pooled connection made for one host is reused for another."""
-
-    def __init__(self, *, server_hostname: str):
-        self._server_hostname = server_hostname  # before super().__init__, which builds the pool manager
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
-        # urllib3 drops server_hostname for plain-http pools, so one adapter serves both schemes.
-        super().init_poolmanager(connections, maxsize, block, server_hostname=self._server_hostname, **pool_kwargs)
+        return outbound_http.url_origin(url)
+    except outbound_http.OutboundRefused as exc:
+        raise _ToolFailed(str(exc).replace("The URL", "The tool's URL", 1)) from None
 
 
 def _exchange(tool: HttpTool, method: str, url: str, body: dict | None) -> tuple[_Answer, str]:
     """One request to the vetted address: (answer, Location header)."""
-    scheme, host, port = _origin(url)
+    _scheme, host, port = _origin(url)
     try:
-        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError:
-        raise _ToolFailed(f"{host} is not a valid host name.")
+        ascii_host = outbound_http.ascii_host(host)
+    except outbound_http.OutboundRefused as exc:
+        raise _ToolFailed(str(exc)) from None
     address = _vetted_address(ascii_host, port)
-    default_port = port == (443 if scheme == "https" else 80)
-    name = f"[{ascii_host}]" if ":" in ascii_host else ascii_host
-    connect_to = f"[{address}]" if ":" in address else address
     try:
         tool_headers = _headers_parse(tool.headers or "")
     except InvalidInput:
         raise _ToolFailed("The tool's stored headers are not valid; a teammate must set them again.")
-    parts = urlsplit(url)
-    pinned = urlunsplit((scheme, f"{connect_to}:{port}", parts.path or "/", parts.query, ""))
+    pinned, host_header = outbound_http.pinned_request_target(url, address)
     headers = {
         "User-Agent": USER_AGENT,
         "Accept": "application/json, text/*;q=0.9, */*;q=0.5",
         **tool_headers,
-        "Host": name if default_port else f"{name}:{port}",
+        "Host": host_header,
     }
     deadline = time.monotonic() + tool.timeout_seconds
-    with requests.Session() as session:
-        # No proxy from the environment (it would resolve the name again) and no ~/.netrc credentials.
-        session.trust_env = False
-        adapter = _PinnedAdapter(server_hostname=ascii_host)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+    with outbound_http.pinned_session(server_hostname=ascii_host) as session:
         try:
             response = session.request(
                 method,
@@ -516,58 +525,13 @@ def _body(answer: _Answer) -> Any:
     return text
 
 
-# --- the SSRF guard ------------------------------------------------------------------------
+# --- the SSRF guard (whatsapp_platform/outbound_http.py) ------------------------------------
 
 
 def _vetted_address(host: str, port: int) -> str:
-    """The address to connect to. Refused when any address of the host is not public, unless allow-listed:
-    checking every address, not only the first, leaves a round-robin answer nothing to slip through."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise _Retryable(f"Could not resolve the host {host}.")
-    addresses = [info[4][0] for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
-    if not addresses:
-        raise _ToolFailed(f"Could not resolve the host {host}.")
-    if not _allow_listed(host, port) and not all(_address_public(address) for address in addresses):
-        raise _ToolFailed(f"refused: {host} resolves to a private address")
-    return addresses[0]
-
-
-def _allow_listed(host: str, port: int) -> bool:
-    allowed = {entry.strip().lower().rstrip(".") for entry in settings.AGENT_TOOL_ALLOWED_HOSTS}
-    host = host.lower().rstrip(".")
-    name = f"[{host}]" if ":" in host else host
-    return host in allowed or name in allowed or f"{name}:{port}" in allowed
-
-
-def _address_public(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone ("fe80::1%eth0")
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped:
-            return _ip_public(ip.ipv4_mapped)
-        # IPv6 forms that carry an IPv4 address which a relay or gateway would reach.
-        embedded = [
-            ip.sixtofour,
-            ip.teredo[1] if ip.teredo else None,
-            ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None,
-        ]
-        return _ip_public(ip) and all(_ip_public(inner) for inner in embedded if inner is not None)
-    return _ip_public(ip)
-
-
-def _ip_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
-    ):
-        return False
-    return ip.is_global  # also false for shared address space (100.64.0.0/10, carrier NAT)
+        return outbound_http.vetted_address(host, port, allowed_hosts=settings.AGENT_TOOL_ALLOWED_HOSTS)
+    except outbound_http.HostUnresolved as exc:
+        raise (_Retryable if exc.transient else _ToolFailed)(str(exc)) from None
+    except outbound_http.OutboundRefused as exc:
+        raise _ToolFailed(str(exc)) from None

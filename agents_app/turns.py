@@ -98,11 +98,22 @@ def agent_turn_run(*, conversation, messages: list) -> AgentRun | None:
         trigger_message_ids=[m.pk for m in messages],
     )
     if not window_open(conversation):
-        # Outside the 24-hour window only templates may be sent; the agent never tries.
-        return _finish(run, AgentRun.Status.SKIPPED, error="The customer-service window is closed.")
+        # Outside the 24-hour window only templates may be sent: the agent never writes free-form. With a
+        # window-closed template it still tells the customer a teammate will follow up, and hands over.
+        if _window_closed_notice(agent, conversation, run) is None:
+            return _finish(run, AgentRun.Status.SKIPPED, error=run.error or "The customer-service window is closed.")
+        from messaging_app.services.handoff import conversation_handoff
+
+        conversation_handoff(
+            conversation=conversation,
+            reason="The customer's message was handled after the 24-hour window had closed; the agent sent its "
+            f"'{agent.window_closed_template}' template. Follow up with a template.",
+        )
+        return _finish(run, AgentRun.Status.HANDED_OFF)
     try:
         if agent.provider == Agent.Provider.KNOWLEDGE_BASE:
             reply = knowledge_reply(agent=agent, conversation=conversation, messages=messages)
+            run.tool_calls = reply.steps
         else:
             reply = _model_reply(agent, conversation, messages, run)
     except _TurnFailed as failure:
@@ -117,6 +128,8 @@ def agent_turn_run(*, conversation, messages: list) -> AgentRun | None:
     else:
         status = AgentRun.Status.HANDED_OFF if reply.handoff else AgentRun.Status.ANSWERED
     sent = _send(agent, conversation, reply, run)
+    if reply.handoff and status == AgentRun.Status.ANSWERED:
+        status = AgentRun.Status.HANDED_OFF  # the window closed while the agent was answering
     if sent:
         first = min(m.timestamp for m in messages)
         run.response_ms = max(0.0, (sent[0].created_at - first).total_seconds() * 1000)
@@ -141,6 +154,7 @@ class _TurnFailed(Exception):
 
 
 def _send(agent: Agent, conversation, reply: Reply, run: AgentRun) -> list:
+    from messaging_app.errors import WindowClosed
     from messaging_app.models import Message
     from messaging_app.services.outbound import message_send
 
@@ -156,11 +170,45 @@ def _send(agent: Agent, conversation, reply: Reply, run: AgentRun) -> list:
                     sender_agent=agent,
                 )
             )
+        except WindowClosed as exc:
+            # The window closed during the turn: the rest of the answer cannot go out as free text.
+            logger.warning("agent reply not sent: window closed", extra={"agent_run_id": run.pk})
+            run.error = exc.message
+            notice = _window_closed_notice(agent, conversation, run)
+            if notice is not None:
+                sent.append(notice)
+            reply.handoff = True
+            reply.handoff_reason = reply.handoff_reason or (
+                "The 24-hour window closed before the agent's answer could be sent. Follow up with a template."
+            )
+            break
         except PlatformError as exc:
             logger.warning("agent reply not sent", extra={"agent_run_id": run.pk, "error": exc.message})
             run.error = exc.message
             break
     return sent
+
+
+def _window_closed_notice(agent: Agent, conversation, run: AgentRun):
+    """Send the agent's window-closed template, if it has one; the message, or None (reason in run.error)."""
+    from channels_app.services.templates import template_send_by_name
+    from messaging_app.models import Message
+
+    if not agent.window_closed_template:
+        return None
+    try:
+        return template_send_by_name(
+            conversation=conversation,
+            name=agent.window_closed_template,
+            language=agent.window_closed_template_language or "en_US",
+            values=agent.window_closed_template_parameters or {},
+            sender=Message.Sender.AGENT,
+            sender_agent=agent,
+        )
+    except PlatformError as exc:
+        logger.warning("window-closed template not sent", extra={"agent_run_id": run.pk, "error": exc.message})
+        run.error = f"The window-closed template could not be sent: {exc.message}"
+        return None
 
 
 def _shape(agent: Agent, parts: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
@@ -228,6 +276,9 @@ def _describe(message) -> str:
 
 
 def _system_prompt(agent: Agent, conversation, query: str) -> str:
+    from messaging_app.selectors import contact_agent_context
+    from messaging_app.services.business_hours import business_hours_agent_context
+
     passages = knowledge_search(agent=agent, query=query, limit=4) if query else []
     knowledge = "\n\n".join(f"## {p.title}\n{p.text}" for p in passages)
     contact = conversation.contact
@@ -237,6 +288,8 @@ def _system_prompt(agent: Agent, conversation, query: str) -> str:
             [
                 agent.instructions,
                 f"The customer's name: {contact.profile_name or 'unknown'}.",
+                contact_agent_context(contact=contact),
+                business_hours_agent_context(channel=conversation.channel, now=timezone.now()),
                 f"Keep each message under about {agent.target_chars} characters."
                 + ("" if agent.use_emoji else " No emoji."),
                 f"Relevant knowledge:\n{knowledge}" if knowledge else "",
@@ -288,7 +341,7 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> R
         chat.append(ChatMessage(role="assistant", content=completion.text, tool_calls=completion.tool_calls))
         for call in completion.tool_calls:
             started = time.monotonic()
-            result = _tool_run(call, reply, agent)
+            result = _tool_run(call, reply, agent, conversation.contact)
             run.tool_calls = [
                 *run.tool_calls,
                 {
@@ -304,7 +357,7 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> R
     return reply
 
 
-def _tool_run(call, reply: Reply, agent: Agent) -> dict:
+def _tool_run(call, reply: Reply, agent: Agent, contact=None) -> dict:
     """Run a built-in tool; WhatsApp limits are checked, and a model's options that do not fit become text."""
     args = call.arguments or {}
     if call.name == "handoff_to_human":
@@ -328,7 +381,7 @@ def _tool_run(call, reply: Reply, agent: Agent) -> dict:
             numbered = "\n".join(f"{i + 1}. {label}" for i, label in enumerate(options))
             reply.parts.append(("text", text_content(f"{text}\n{numbered}\nReply with a number.")))
         return {"ok": True, "shown": options}
-    return http_tool_run(agent=agent, name=call.name, arguments=args)
+    return http_tool_run(agent=agent, name=call.name, arguments=args, contact=contact)
 
 
 __all__ = ["HANDOFF_ID", "agent_turn_run", "turn_claim", "turn_release"]

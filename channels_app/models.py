@@ -14,8 +14,6 @@ class ChannelQuerySet(models.QuerySet):
 class Channel(models.Model):
     """A WhatsApp Business phone number connected to a workspace."""
 
-    objects = ChannelQuerySet.as_manager()
-
     class Provider(models.TextChoices):
         CLOUD_API = "cloud_api", "WhatsApp Cloud API"
         SANDBOX = "sandbox", "Sandbox (local emulator)"
@@ -73,6 +71,8 @@ class Channel(models.Model):
     deactivated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ChannelQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -140,8 +140,13 @@ class WebhookEvent(models.Model):
 
 
 class MessageTemplate(models.Model):
-    """A template as Meta knows it, per WhatsApp Business Account and language."""
+    """A template as Meta knows it, per WhatsApp Business Account and language.
 
+    Rows are never deleted: a template Meta no longer lists is kept with status DELETED, because
+    sent messages name it and staff need to see what was sent.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     workspace = models.ForeignKey("workspaces_app.Workspace", on_delete=models.CASCADE, related_name="templates")
     waba_id = models.CharField(max_length=32)
     meta_id = models.CharField(max_length=40, blank=True)
@@ -165,3 +170,49 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.language})"
+
+
+class TemplateSync(models.Model):
+    """One sync of a WhatsApp Business Account's templates with Meta: a row first, then a task runs it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to run"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        CONNECT = "connect", "Channel connected"
+        MANUAL = "manual", "Sync now"
+        PERIODIC = "periodic", "Scheduled"
+        WEBHOOK = "webhook", "Unknown template in a webhook"
+
+    workspace = models.ForeignKey("workspaces_app.Workspace", on_delete=models.CASCADE, related_name="template_syncs")
+    # The channel whose token reads the account; any channel of the WABA will do.
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="template_syncs")
+    waba_id = models.CharField(max_length=32)
+    trigger = models.CharField(max_length=12, choices=Trigger.choices)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    removed_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # One open sync per account: webhooks, the schedule and the button join it instead of piling up.
+            models.UniqueConstraint(
+                fields=["waba_id"],
+                condition=models.Q(state__in=["pending", "running"]),
+                name="templatesync_one_open_per_waba",
+            )
+        ]
+        indexes = [models.Index(fields=["state", "requested_at"], name="templatesync_state_idx")]
+
+    def __str__(self) -> str:
+        return f"template sync {self.waba_id} ({self.state})"

@@ -2,7 +2,7 @@ import time
 
 from django.db.models import QuerySet
 
-from channels_app.models import Channel, MessageTemplate
+from channels_app.models import Channel, MessageTemplate, TemplateSync
 
 
 def channels_list(*, workspace) -> QuerySet[Channel]:
@@ -43,5 +43,66 @@ def channels_for_waba(*, waba_id: str) -> QuerySet[Channel]:
     return Channel.objects.select_related("workspace").filter(waba_id=waba_id) if waba_id else Channel.objects.none()
 
 
+# --- message templates --------------------------------------------------------------------------
+
+
 def templates_approved(*, channel: Channel) -> QuerySet[MessageTemplate]:
+    if not channel.waba_id:
+        return MessageTemplate.objects.none()
     return MessageTemplate.objects.filter(waba_id=channel.waba_id, workspace_id=channel.workspace_id, status="APPROVED")
+
+
+def templates_list(
+    *, workspace, channel: Channel | None = None, status: str = "", name: str = "", include_deleted: bool = False
+) -> QuerySet[MessageTemplate]:
+    """The workspace's templates, filtered by channel (its account), status and name (contains).
+
+    Templates Meta no longer lists (status DELETED) are left out unless asked for, or filtered on.
+    """
+    templates = MessageTemplate.objects.filter(workspace=workspace)
+    if channel is not None:
+        templates = templates.filter(waba_id=channel.waba_id) if channel.waba_id else templates.none()
+    if status:
+        templates = templates.filter(status__iexact=status)
+    elif not include_deleted:
+        templates = templates.exclude(status="DELETED")
+    if name:
+        templates = templates.filter(name__icontains=name.strip())
+    return templates.order_by("name", "language")
+
+
+def template_get(*, workspace, template_id) -> MessageTemplate | None:
+    return MessageTemplate.objects.filter(workspace=workspace, public_id=template_id).first()
+
+
+def template_for_send(*, channel: Channel, name: str, language: str) -> MessageTemplate | None:
+    """The synced template a send to this channel names (whatever its status)."""
+    if not channel.waba_id:
+        return None
+    return MessageTemplate.objects.filter(
+        workspace_id=channel.workspace_id, waba_id=channel.waba_id, name=name, language=language
+    ).first()
+
+
+def template_channels(*, template: MessageTemplate) -> QuerySet[Channel]:
+    """The workspace's active WhatsApp numbers on the template's account: the ones that can send it."""
+    return Channel.objects.whatsapp().filter(
+        workspace_id=template.workspace_id, waba_id=template.waba_id, status=Channel.Status.ACTIVE
+    )
+
+
+def channels_with_templates(*, workspace) -> QuerySet[Channel]:
+    """WhatsApp channels connected to an account, whose templates can be synced."""
+    return Channel.objects.whatsapp().filter(workspace=workspace).exclude(waba_id="").order_by("name")
+
+
+def template_syncs_latest(*, workspace) -> list[TemplateSync]:
+    """The latest sync of each of the workspace's accounts, newest first."""
+    latest: dict[str, TemplateSync] = {}
+    for sync in TemplateSync.objects.filter(workspace=workspace).select_related("channel")[:200]:
+        latest.setdefault(sync.waba_id, sync)
+    return list(latest.values())
+
+
+def template_sync_get(*, workspace, sync_id: int) -> TemplateSync | None:
+    return TemplateSync.objects.filter(workspace=workspace, pk=sync_id).select_related("channel").first()

@@ -19,8 +19,9 @@ from django.views.decorators.http import require_GET, require_POST
 from channels_app.models import Channel
 from channels_app.whatsapp.bubbles import Bubble, bubbles_fold, media_ids, tap_reply
 from cloudapi_emulator.models import Customer, Media, Message, PhoneNumber, StatusEvent, Template
-from cloudapi_emulator.sandbox_forms import REACTION_EMOJI, ComposeForm, CustomerAddForm, LocationForm
+from cloudapi_emulator.sandbox_forms import REACTION_EMOJI, CustomerAddForm, LocationForm
 from cloudapi_emulator.services import CustomerMessageError, chat_for, customer_get_or_create, customer_message_send
+from messaging_app.forms import CustomerComposeForm
 from whatsapp_platform.files import private_file_response
 from workspaces_app.decorators import workspace_member_required
 from workspaces_app.selectors import member_can
@@ -184,7 +185,7 @@ def _composer_context(
     phone: Phone,
     customer: Customer | None,
     *,
-    compose_form: ComposeForm | None = None,
+    compose_form: CustomerComposeForm | None = None,
     location_form: LocationForm | None = None,
     reply_to: str = "",
 ) -> dict:
@@ -193,10 +194,14 @@ def _composer_context(
         message = chat_for(number=phone.number, customer=customer).filter(wamid=reply_to).first()
         if message is not None:
             quoted = _bubbles(phone, customer, [message])[0]
-            quote = {"wamid": quoted.wamid, "author": "You" if quoted.mine else phone.number.verified_name,
-                     "mine": quoted.mine, "snippet": quoted.snippet}
+            quote = {
+                "wamid": quoted.wamid,
+                "author": "You" if quoted.mine else phone.number.verified_name,
+                "mine": quoted.mine,
+                "snippet": quoted.snippet,
+            }
     return {
-        "compose_form": compose_form or ComposeForm(),
+        "compose_form": compose_form or CustomerComposeForm(),
         "location_form": location_form or LocationForm(),
         "location_open": location_form is not None and bool(location_form.errors),
         "reply_quote": quote,
@@ -320,7 +325,7 @@ def sandbox_send(request: HttpRequest, channel_id, customer_id: int) -> HttpResp
     """The customer sends a text, or a file (with its caption), maybe as a reply."""
     phone = _phone_get(request, channel_id)
     customer = _customer_get(phone, customer_id)
-    form = ComposeForm(request.POST, request.FILES)
+    form = CustomerComposeForm(request.POST, request.FILES)
     context_wamid = _context_wamid(phone, customer, request.POST.get("context_wamid", ""))
     if context_wamid is None:
         form.add_error(None, "The message you are replying to is not in this chat.")

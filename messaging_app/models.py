@@ -81,8 +81,19 @@ class Conversation(models.Model):
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
     waiting_since = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Customer messages nobody on the team has looked at yet.
+    unread_count = models.PositiveIntegerField(default=0)
     # While set in the future, an agent turn is running: one turn per conversation at a time.
     agent_turn_until = models.DateTimeField(null=True, blank=True)
+    # Business hours. A closed period is named by the instant it began (see services/business_hours.py).
+    # The customer's first message while closed that nobody has served yet: the queue at opening, oldest first.
+    closed_arrival_at = models.DateTimeField(null=True, blank=True)
+    # The latest closed period the customer wrote in, and the ones that got the away and "we're back" messages:
+    # each is sent once per period, claimed by a conditional UPDATE on these fields.
+    closed_period_start = models.DateTimeField(null=True, blank=True)
+    away_period_start = models.DateTimeField(null=True, blank=True)
+    back_period_start = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -246,3 +257,117 @@ class MediaUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.media_id} ({self.mime_type})"
+
+
+class BusinessHours(models.Model):
+    """When a channel's team is at work, in the channel's time zone, and what happens outside those hours.
+
+    Disabled, or absent, the channel is open around the clock.
+    """
+
+    class Mode(models.TextChoices):
+        AGENT = "agent", "The AI agent keeps answering (24/7)"
+        AWAY_WAIT = "away_wait", "Away message, then the conversation waits for the team until opening"
+        AWAY_AND_AGENT = "away_and_agent", "Away message, and the AI agent still answers"
+
+    channel = models.OneToOneField("channels_app.Channel", on_delete=models.CASCADE, related_name="business_hours")
+    enabled = models.BooleanField(default=False)
+    timezone = models.CharField(max_length=64, default="UTC", help_text="An IANA time zone, e.g. Europe/London.")
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.AGENT)
+    # Text with variables such as {{next_open}} and {{contact_email}} (services/business_hours.py lists them).
+    away_message = models.TextField(blank=True)
+    contact_email = models.EmailField(blank=True)
+    contact_phone = models.CharField(max_length=32, blank=True)
+    alternative_contact = models.TextField(blank=True)
+    # "We're back", at opening, to whoever still waits: this text inside the 24-hour window, the template after it.
+    back_message = models.TextField(blank=True)
+    back_template_name = models.CharField(max_length=512, blank=True)
+    back_template_language = models.CharField(max_length=16, blank=True)
+    # The template's parameter values by placeholder key ("1", "first_name", "button.0"); variables allowed.
+    back_template_values = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "business hours"
+
+    def __str__(self) -> str:
+        return f"Business hours of {self.channel}"
+
+
+class BusinessHoursRange(models.Model):
+    """One opening range on a weekday, in wall-clock time; an end at or before the start runs past midnight."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    hours = models.ForeignKey(BusinessHours, on_delete=models.CASCADE, related_name="ranges")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "start"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="business_hours_range_weekday"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class ClosedDate(models.Model):
+    """A date the team is off (a holiday): closed for the whole local day, whatever the weekly hours say."""
+
+    hours = models.ForeignKey(BusinessHours, on_delete=models.CASCADE, related_name="closed_dates")
+    date = models.DateField()
+    label = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["hours", "date"], name="closed_date_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.label}".strip()
+
+
+class ConversationRating(models.Model):
+    """A customer's satisfaction with a closed conversation: asked with reply buttons, answered by a tap."""
+
+    workspace = models.ForeignKey("workspaces_app.Workspace", on_delete=models.CASCADE, related_name="ratings")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="ratings")
+    question = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    score = models.PositiveSmallIntegerField(null=True, blank=True)  # 1 poor · 3 OK · 5 great
+    comment = models.TextField(blank=True)
+    asked_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-asked_at"]
+        indexes = [models.Index(fields=["workspace", "answered_at"], name="rating_workspace_answered_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.score or '—'} for conversation {self.conversation_id}"
+
+
+class IdempotencyKey(models.Model):
+    """An API send's Idempotency-Key: the same key and body within 24 h return the first message."""
+
+    workspace = models.ForeignKey("workspaces_app.Workspace", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path and body the key was first used with.
+    fingerprint = models.CharField(max_length=64)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="idempotency_unique_key")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -5,7 +5,7 @@ import smtplib
 
 from celery import shared_task
 
-from messaging_app.services import downstream, handoff, media, outbound, webhooks
+from messaging_app.services import business_hours, downstream, handoff, media, outbound, privacy, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,13 @@ def inbound_media_sweep() -> None:
         inbound_media_fetch.delay(message_id)
 
 
+@shared_task(name="messaging.business_hours_openings", ignore_result=True)
+def business_hours_openings() -> None:
+    counts = business_hours.business_hours_openings_run()
+    if any(counts.values()):
+        logger.info("business hours openings", extra=counts)
+
+
 @shared_task(name="messaging.conversation_inbound_handle", ignore_result=True)
 def conversation_inbound_handle(conversation_id: int) -> None:
     downstream.conversation_inbound_handle(conversation_id=conversation_id)
@@ -66,3 +73,19 @@ def conversation_inbound_handle(conversation_id: int) -> None:
 )
 def handoff_notify(conversation_id: int, reason: str) -> None:
     handoff.handoff_notify(conversation_id=conversation_id, reason=reason)
+
+
+@shared_task(name="messaging.file_deletions_run", ignore_result=True)
+def file_deletions_run(workspace_id: int) -> None:
+    counts = privacy.file_deletions_run(workspace_id=workspace_id)
+    if counts["failed"]:
+        logger.warning("stored files left for the retention job", extra=counts)
+
+
+@shared_task(name="messaging.retention_apply", ignore_result=True)
+def retention_apply() -> None:
+    totals = privacy.retention_apply_all()
+    logger.info("retention job", extra={k: v for k, v in totals.items() if k != "files"})
+    if not totals["done"]:
+        # A backlog (a policy just switched on): carry on in a fresh task rather than wait a day.
+        retention_apply.apply_async(countdown=60)

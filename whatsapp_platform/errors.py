@@ -28,3 +28,10 @@ class NotPermitted(PlatformError):
 class Conflict(PlatformError):
     code = "conflict"
     http_status = 409
+
+
+class Unprocessable(PlatformError):
+    """Well-formed but not acceptable as it stands, e.g. an Idempotency-Key reused with another body."""
+
+    code = "unprocessable"
+    http_status = 422

@@ -3,20 +3,13 @@
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 
+from channels_app.whatsapp.payloads import DOCUMENT_MIME_TYPES
+
 # Shown inline (an <img>/<audio>/<video> source); anything else downloads.
 INLINE_MIME_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif"}
-# Documents keep their type so a download opens in the right program; the rest is a plain download.
-DOCUMENT_MIME_TYPES = {
-    "text/plain",
-    "text/csv",
-    "application/pdf",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-}
+# Documents keep their type (WhatsApp's document types, and CSV) so a download opens in the right
+# program; anything else is a plain download.
+DOWNLOAD_MIME_TYPES = {*DOCUMENT_MIME_TYPES, "text/csv"}
 
 
 def private_file_response(data: bytes, *, mime_type: str, filename: str) -> HttpResponse:
@@ -26,7 +19,7 @@ def private_file_response(data: bytes, *, mime_type: str, filename: str) -> Http
     if inline:
         content_type = mime_type
     else:
-        content_type = bare if bare in DOCUMENT_MIME_TYPES else "application/octet-stream"
+        content_type = bare if bare in DOWNLOAD_MIME_TYPES else "application/octet-stream"
     response = HttpResponse(data, content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(not inline, filename)
     # Even if a browser were talked into rendering it, the file runs in an empty sandbox.

@@ -74,6 +74,9 @@ if not FIELD_ENCRYPTION_KEYS:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The audit log's "from where": off, the client is REMOTE_ADDR; on, the first X-Forwarded-For hop. Turn it on
+# only behind a proxy that sets X-Forwarded-For itself, or a client could claim any address.
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", default=False)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
@@ -95,6 +98,10 @@ INSTALLED_APPS = [
     "channels_app",
     "agents_app",
     "messaging_app",
+    "outreach_app",
+    "analytics_app",
+    "events_app",
+    "audit_app",
     "whatsapp_platform",  # for its management commands (run_scheduler)
 ]
 
@@ -129,6 +136,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit_app.middleware.AuditRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -219,7 +227,21 @@ PERIODIC_JOBS = {
     "messaging.outbox_sweep": {"task": "messaging.outbox_sweep", "every": 15},
     "messaging.webhook_events_sweep": {"task": "messaging.webhook_events_sweep", "every": 60},
     "messaging.inbound_media_sweep": {"task": "messaging.inbound_media_sweep", "every": 300},
+    # "We're back" within a minute of opening; served conversations leave the opening queue.
+    "messaging.business_hours_openings": {"task": "messaging.business_hours_openings", "every": 60},
     "channels.health_check_all": {"task": "channels.health_check_all", "every": 3600},
+    # Templates edited in WhatsApp Manager reach us without a webhook: re-read every account 4 times a day.
+    "channels.template_sync_all": {"task": "channels.template_sync_all", "every": 6 * 3600},
+    "channels.template_syncs_sweep": {"task": "channels.template_syncs_sweep", "every": 120},
+    # Scheduled messages go within a minute of their time; campaigns start on time and lost dispatchers restart.
+    "outreach.scheduled_messages_send": {"task": "outreach.scheduled_messages_send", "every": 20},
+    "outreach.campaigns_sweep": {"task": "outreach.campaigns_sweep", "every": 30},
+    # The analytics' daily figures: the last 3 local days recomputed from the source rows (idempotent).
+    "analytics.daily_stats_rollup": {"task": "analytics.daily_stats_rollup", "every": 300},
+    # Event webhooks whose next attempt is due, or whose task the broker lost.
+    "events.deliveries_sweep": {"task": "events.deliveries_sweep", "every": 15},
+    # Retention policies (message contents, agent logs, webhook bodies) and stored files left to delete.
+    "messaging.retention_apply": {"task": "messaging.retention_apply", "every": 24 * 3600},
 }
 CELERY_BEAT_SCHEDULE = {
     name: {"task": job["task"], "schedule": timedelta(seconds=job["every"])} for name, job in PERIODIC_JOBS.items()
@@ -292,10 +314,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="WhatsApp Agent Platf
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["workspaces_app.api_auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["workspaces_app.api_auth.HasWorkspaceApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["workspaces_app.api_throttle.ApiKeyRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "whatsapp_platform.api.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "whatsapp_platform.api.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "whatsapp_platform.api_schema.PlatformAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -316,7 +339,19 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AgentProviderEnum": "agents_app.models.Agent.Provider",
+        "ChannelProviderEnum": "channels_app.models.Channel.Provider",
+        "ConversationStateEnum": "messaging_app.models.Conversation.State",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "whatsapp_platform.api_schema.error_responses_add",
+    ],
 }
+# Per API key: this many requests a second sustained, bursts up to API_RATE_LIMIT_BURST (429 beyond).
+API_RATE_LIMIT_PER_SECOND = env.float("API_RATE_LIMIT_PER_SECOND", default=20.0)
+API_RATE_LIMIT_BURST = env.float("API_RATE_LIMIT_BURST", default=100.0)
 
 # --- Static and media ------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -344,7 +379,10 @@ LOG_JSON = env_bool("LOG_JSON", default=not DEBUG)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "whatsapp_platform.observability.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "whatsapp_platform.observability.RequestIdLogFilter"},
+        "secrets": {"()": "whatsapp_platform.log_redaction.SecretRedactionFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -356,7 +394,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "secrets"],
             "formatter": "json" if LOG_JSON else "plain",
         }
     },
@@ -411,5 +449,18 @@ WHATSAPP_RETRY_DELAY_SCALE = env.float("WHATSAPP_RETRY_DELAY_SCALE", default=1.0
 # Hosts (`name` or `name:port`) an agent's HTTP tools may reach although they resolve to a
 # private, loopback or link-local address; every other private address is refused (SSRF guard).
 AGENT_TOOL_ALLOWED_HOSTS = env.list("AGENT_TOOL_ALLOWED_HOSTS", default=[])
+# The same for the URLs workspaces subscribe to event webhooks (checked at creation and at each delivery).
+EVENT_WEBHOOK_ALLOWED_HOSTS = env.list("EVENT_WEBHOOK_ALLOWED_HOSTS", default=[])
+# Per attempt: seconds to connect, and to wait for the answer.
+EVENT_WEBHOOK_CONNECT_TIMEOUT = env.float("EVENT_WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+EVENT_WEBHOOK_READ_TIMEOUT = env.float("EVENT_WEBHOOK_READ_TIMEOUT", default=10.0)
+# How long the old secret keeps signing after a rotation (both signatures are sent meanwhile).
+EVENT_WEBHOOK_SECRET_OVERLAP_HOURS = env.int("EVENT_WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+# A subscription whose every attempt failed for this long is disabled and its owners emailed.
+EVENT_WEBHOOK_DISABLE_AFTER_HOURS = env.int("EVENT_WEBHOOK_DISABLE_AFTER_HOURS", default=72)
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
+# Bearer token a Prometheus scraper sends to /metrics. Empty: /metrics answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if IS_PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("METRICS_TOKEN must be a random value of at least 24 characters.")

@@ -15,6 +15,7 @@ def console(request) -> dict:
         "user_workspaces": workspaces_for_user(user=user),
         "current_workspace": getattr(request, "workspace", None),
         "current_membership": membership,
+        "can_reply": bool(membership and member_can(membership=membership, permission="reply")),
         "can_configure": bool(membership and member_can(membership=membership, permission="configure")),
         "can_manage_members": bool(membership and member_can(membership=membership, permission="manage_members")),
     }

@@ -16,6 +16,35 @@ class WorkspaceSettingsForm(forms.Form):
         label="Email the team when a customer waits for a human",
         help_text="Sent to owners, admins and agents when the AI agent hands a conversation over.",
     )
+    csat_enabled = forms.BooleanField(
+        required=False,
+        label="Ask customers to rate the conversation when it is closed",
+        help_text="Sent as reply buttons (great / OK / poor) while WhatsApp's 24-hour window is open.",
+    )
+    csat_question = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Rating question",
+        help_text="At most 1024 characters on WhatsApp; keep it short and friendly.",
+    )
+
+
+class RetentionForm(forms.Form):
+    retention_days = forms.IntegerField(
+        required=False,
+        min_value=7,
+        max_value=3650,
+        label="Keep message contents for (days)",
+        help_text="Older texts, transcripts, media files and agent logs are removed every day; the messages stay "
+        "listed (type, time, status) so analytics do not change. Empty: kept forever.",
+    )
+    webhook_body_retention_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        label="Keep received webhook bodies for (days)",
+        help_text="Older raw webhooks in Troubleshooting keep their shape but lose who and what. Empty: kept forever.",
+    )
 
 
 class InvitationForm(forms.Form):

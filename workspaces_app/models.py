@@ -54,6 +54,28 @@ class Workspace(models.Model):
     notify_handoff_by_email = models.BooleanField(
         default=False, help_text="Email the people who answer chats when a conversation waits for a human."
     )
+    csat_enabled = models.BooleanField(
+        default=False, help_text="Ask customers to rate the conversation when the team closes it."
+    )
+    csat_question = models.CharField(max_length=300, default="How did we do today? Your rating helps us improve 🙏")
+    # Retention (messaging_app/services/privacy.py): what is older than this many days loses its content while
+    # its row stays, so analytics keep counting it. Empty keeps everything.
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Message texts, transcripts, media files and agent logs older than this are removed. "
+        "Empty: kept forever.",
+    )
+    webhook_body_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=30,
+        help_text="Bodies of received WhatsApp webhooks older than this are redacted. Empty: kept forever.",
+    )
+    # The retention job's progress: everything before these instants has been handled, so a daily run
+    # only reads what aged since (minus an overlap for late arrivals).
+    retention_content_through = models.DateTimeField(null=True, blank=True, editable=False)
+    retention_webhooks_through = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -61,6 +83,25 @@ class Workspace(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class FileDeletion(models.Model):
+    """A stored file that must go (its contact was erased, or it outlived the retention period).
+
+    Written in the transaction that stops referencing the file, deleted from storage after commit;
+    a row is removed once storage confirms, and the retention job retries whatever is left.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # The name in default storage, as FileField.name holds it.
+    path = models.CharField(max_length=500, unique=True)
+    reason = models.CharField(max_length=16)  # "erasure" or "retention"
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.path
 
 
 class Role(models.TextChoices):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from audit_app.services import audit_diff, audit_record, audit_snapshot
 from whatsapp_platform.errors import Conflict, InvalidInput, NotPermitted
 from workspaces_app.models import ApiKey, Invitation, Membership, Role, User, Workspace
 
@@ -64,6 +65,13 @@ def membership_role_change(*, actor: Membership, membership: Membership, role: s
         raise NotPermitted("Only an owner can make or unmake owners.")
     if membership.role == Role.OWNER and role != Role.OWNER:
         _ensure_another_owner(membership)
+    if role != membership.role:
+        audit_record(
+            action="member.role_changed",
+            target=membership.user,
+            workspace=membership.workspace,
+            changes={"role": [membership.role, role]},
+        )
     return membership_set(workspace=membership.workspace, user=membership.user, role=role)
 
 
@@ -76,6 +84,12 @@ def membership_remove(*, actor: Membership, membership: Membership) -> None:
             raise NotPermitted("Only an owner can remove an owner.")
         _ensure_another_owner(membership)
     membership.delete()
+    audit_record(
+        action="member.removed",
+        target=membership.user,
+        workspace=actor.workspace,
+        changes={"role": [membership.role, None]},
+    )
 
 
 def _ensure_another_owner(membership: Membership) -> None:
@@ -116,6 +130,12 @@ def invitation_create(*, workspace: Workspace, email: str, role: str, invited_by
         token_hash=_sha256(token),
         invited_by=invited_by,
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    audit_record(
+        action="invitation.created",
+        actor=invited_by,
+        target=invitation,
+        changes={"email": [None, email], "role": [None, role]},
     )
     accept_url = settings.SITE_URL + reverse("invitation_accept", args=[token])
     from workspaces_app.tasks import invitation_email_send  # tasks import services
@@ -170,13 +190,15 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     )
     if claimed != 1:
         raise Conflict("This invitation was already used.")
+    audit_record(action="invitation.accepted", actor=user, target=invitation, changes={"role": [None, invitation.role]})
     return membership_set(workspace=invitation.workspace, user=user, role=invitation.role)
 
 
 def invitation_revoke(*, workspace: Workspace, invitation_id: int) -> None:
-    Invitation.objects.filter(workspace=workspace, pk=invitation_id, state=Invitation.State.PENDING).update(
+    if Invitation.objects.filter(workspace=workspace, pk=invitation_id, state=Invitation.State.PENDING).update(
         state=Invitation.State.REVOKED
-    )
+    ):
+        audit_record(action="invitation.revoked", target=Invitation.objects.get(pk=invitation_id))
 
 
 def invitations_expire() -> int:
@@ -213,13 +235,15 @@ def api_key_create(*, workspace: Workspace, name: str, created_by: User | None =
         except IntegrityError:  # prefix collision, astronomically rare: draw again
             continue
         logger.info("api key created", extra={"workspace_id": workspace.id, "api_key_id": api_key.id})
+        audit_record(action="api_key.created", actor=created_by, target=api_key)
         return IssuedApiKey(api_key=api_key, plaintext=f"{API_KEY_PREFIX}_{prefix}_{secret}")
     raise Conflict("Could not draw a unique key; try again.")
 
 
 def api_key_revoke(*, workspace: Workspace, public_id) -> ApiKey:
     api_key = ApiKey.objects.get(workspace=workspace, public_id=public_id)
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+        audit_record(action="api_key.revoked", target=api_key)
     api_key.refresh_from_db()
     logger.info("api key revoked", extra={"workspace_id": workspace.id, "api_key_id": api_key.id})
     return api_key
@@ -267,13 +291,59 @@ def _api_key_touch(api_key: ApiKey) -> None:
 
 
 def workspace_settings_update(
-    *, workspace: Workspace, name: str, require_mfa: bool, notify_handoff_by_email: bool = False
+    *,
+    workspace: Workspace,
+    name: str,
+    require_mfa: bool,
+    notify_handoff_by_email: bool = False,
+    csat_enabled: bool | None = None,
+    csat_question: str | None = None,
 ) -> Workspace:
     name = (name or "").strip()
     if not name:
         raise InvalidInput("A workspace needs a name.", field="name")
+    before = audit_snapshot(workspace)
+    fields = ["name", "require_mfa", "notify_handoff_by_email"]
     workspace.name = name
     workspace.require_mfa = require_mfa
     workspace.notify_handoff_by_email = notify_handoff_by_email
-    workspace.save(update_fields=["name", "require_mfa", "notify_handoff_by_email"])
+    if csat_enabled is not None:
+        workspace.csat_enabled = csat_enabled
+        fields.append("csat_enabled")
+    if csat_question is not None:
+        question = csat_question.strip()
+        if not question and workspace.csat_enabled:
+            raise InvalidInput("Write the question customers are asked, or turn ratings off.", field="csat_question")
+        workspace.csat_question = question or workspace.csat_question
+        fields.append("csat_question")
+    workspace.save(update_fields=fields)
+    if changes := audit_diff(before, workspace):
+        audit_record(action="workspace.settings_changed", target=workspace, changes=changes)
+    return workspace
+
+
+# Kept at least a week: the agent reads recent messages as its conversation history.
+RETENTION_DAYS_RANGE = (7, 3650)
+WEBHOOK_BODY_RETENTION_DAYS_RANGE = (1, 3650)
+
+
+def workspace_retention_update(
+    *, workspace: Workspace, retention_days: int | None, webhook_body_retention_days: int | None
+) -> Workspace:
+    """How long message contents and agent logs, and received webhook bodies, are kept (None: forever).
+
+    Applied by the daily retention job (messaging_app.services.privacy), which keeps the rows.
+    """
+    for field, value, (low, high) in (
+        ("retention_days", retention_days, RETENTION_DAYS_RANGE),
+        ("webhook_body_retention_days", webhook_body_retention_days, WEBHOOK_BODY_RETENTION_DAYS_RANGE),
+    ):
+        if value is not None and not low <= value <= high:
+            raise InvalidInput(f"Give a number of days from {low} to {high}, or leave it empty.", field=field)
+    before = audit_snapshot(workspace)
+    workspace.retention_days = retention_days
+    workspace.webhook_body_retention_days = webhook_body_retention_days
+    workspace.save(update_fields=["retention_days", "webhook_body_retention_days"])
+    if changes := audit_diff(before, workspace):
+        audit_record(action="workspace.settings_changed", target=workspace, changes=changes)
     return workspace

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -11,8 +12,8 @@ from whatsapp_platform.errors import PlatformError
 from workspaces_app import selectors, services
 from workspaces_app.adapters import INVITATION_SESSION_KEY
 from workspaces_app.decorators import workspace_member_required
-from workspaces_app.forms import ApiKeyForm, InvitationForm, MembershipRoleForm, WorkspaceSettingsForm
-from workspaces_app.models import Membership, User
+from workspaces_app.forms import ApiKeyForm, InvitationForm, MembershipRoleForm, RetentionForm, WorkspaceSettingsForm
+from workspaces_app.models import Membership, Role, User
 
 
 def _form_error(form, exc: PlatformError) -> None:
@@ -49,6 +50,8 @@ def _settings_context(request, **forms) -> dict:
                 "name": workspace.name,
                 "require_mfa": workspace.require_mfa,
                 "notify_handoff_by_email": workspace.notify_handoff_by_email,
+                "csat_enabled": workspace.csat_enabled,
+                "csat_question": workspace.csat_question,
             }
         ),
         "invitation_form": InvitationForm(),
@@ -57,6 +60,13 @@ def _settings_context(request, **forms) -> dict:
         "invitations": selectors.invitations_pending_list(workspace=workspace),
         "api_keys": selectors.api_keys_list(workspace=workspace),
         "role_form": MembershipRoleForm(),
+        "retention_form": RetentionForm(
+            initial={
+                "retention_days": workspace.retention_days,
+                "webhook_body_retention_days": workspace.webhook_body_retention_days,
+            }
+        ),
+        "can_set_retention": request.membership.role == Role.OWNER,
     }
     context.update(forms)
     return context
@@ -80,6 +90,24 @@ def workspace_settings_update(request):
             messages.success(request, "Workspace settings saved.")
             return redirect("workspace_settings", workspace_slug=request.workspace.slug)
     return render(request, "workspaces/settings.html", _settings_context(request, settings_form=form), status=400)
+
+
+@require_POST
+@workspace_member_required("configure")
+def workspace_retention_update(request):
+    """Owners only: how long customers' message contents and raw webhooks are kept."""
+    if request.membership.role != Role.OWNER:
+        raise PermissionDenied("Only the workspace's owners can change how long customer data is kept.")
+    form = RetentionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.workspace_retention_update(workspace=request.workspace, **form.cleaned_data)
+        except PlatformError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, "Retention saved; the daily job applies it.")
+            return redirect("workspace_settings", workspace_slug=request.workspace.slug)
+    return render(request, "workspaces/settings.html", _settings_context(request, retention_form=form), status=400)
 
 
 @require_POST

@@ -41,6 +41,9 @@ def channel_flag_needs_reconnection(*, channel_id: int, reason: str) -> None:
     )
     if updated:
         logger.warning("channel needs reconnection", extra={"channel_id": channel_id, "reason": reason})
+        from events_app.services import channel_attention_emit  # events build on channels
+
+        channel_attention_emit(channel_id=channel_id, reason=reason[:2000])
 
 
 def channel_phone_quality_apply(*, channel: Channel, value: dict) -> None:

@@ -78,6 +78,9 @@ def channel_health_check(*, channel_id: int) -> Channel | None:
         quality_rating=quality[:16],
         phone_status=phone_status[:32],
     )
+    from events_app.services import channel_attention_emit  # events build on channels
+
+    channel_attention_emit(channel_id=channel.pk, reason=" ".join(problems), previous_reason=channel.attention_reason)
     return Channel.objects.get(pk=channel.pk)
 
 

@@ -15,8 +15,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit_app.services import audit_diff, audit_record, audit_snapshot
 from channels_app.models import Channel, ChannelSetupEvent
 from channels_app.services.channels import graph_client
+from channels_app.services.templates import templates_sync_after_connect
 from channels_app.whatsapp import errors as graph_errors
 from channels_app.whatsapp.client import GraphClient
 from channels_app.whatsapp.payloads import PayloadInvalid
@@ -78,7 +80,9 @@ def channel_create(*, workspace, name: str) -> Channel:
         raise PlatformError("Give the channel a label, e.g. 'WhatsApp Support UK'.", field="name")
     if len(name) > 120:
         raise PlatformError(f"The label is {len(name)} characters; keep it to 120.", field="name")
-    return Channel.objects.create(workspace=workspace, name=name, status=Channel.Status.PENDING)
+    channel = Channel.objects.create(workspace=workspace, name=name, status=Channel.Status.PENDING)
+    audit_record(action="channel.created", target=channel)
+    return channel
 
 
 def channel_signup_cancelled(*, channel: Channel, event: str, data: dict) -> str:
@@ -251,6 +255,7 @@ def channel_embedded_signup_complete(
     # 6. All checks passed: store everything at once.
     with transaction.atomic():
         channel = Channel.objects.select_for_update(no_key=True).get(pk=channel.pk)
+        before = audit_snapshot(channel)
         channel.provider = Channel.Provider.SANDBOX if embedded_signup_uses_emulator() else Channel.Provider.CLOUD_API
         channel.connection = Channel.Connection.EMBEDDED_SIGNUP
         channel.meta_app_id = settings.META_APP_ID
@@ -261,7 +266,13 @@ def channel_embedded_signup_complete(
         channel.deactivated_at = None
         _phone_apply(channel, phone, waba_id=waba_id, phone_number_id=phone_number_id)
         channel.save()
+        audit_record(
+            action="channel.reconnected" if before["access_token"] else "channel.connected",
+            target=channel,
+            changes=audit_diff(before, channel),
+        )
     _log(channel, "connected", True, "Channel connected and active.")
+    templates_sync_after_connect(channel=channel)
     return SignupResult(channel=channel, generated_pin=generated_pin)
 
 
@@ -301,8 +312,17 @@ def channel_connect_manual(
     for field, value in values.items():
         if not value:
             raise ChannelSetupFailed(f"{field.replace('_', ' ').capitalize()} is required.", step="manual", field=field)
+    for field in ("access_token", "app_secret"):
+        # Meta's tokens and secrets are plain ASCII; anything else was mis-pasted (and cannot go in a header).
+        if not (values[field].isascii() and values[field].isprintable()) or " " in values[field]:
+            raise ChannelSetupFailed(
+                f"The {field.replace('_', ' ')} contains spaces or characters Meta never uses: copy it again "
+                "from Meta's App Dashboard.",
+                step="manual",
+                field=field,
+            )
     for field in ("phone_number_id", "waba_id"):
-        if not values[field].isdigit():
+        if not values[field].isascii() or not values[field].isdigit():
             raise ChannelSetupFailed(
                 f"The {field.replace('_', ' ')} is a number (digits only), shown in Meta's WhatsApp → API Setup.",
                 step="manual",
@@ -334,6 +354,7 @@ def channel_connect_manual(
         ) from None
     with transaction.atomic():
         channel = Channel.objects.select_for_update(no_key=True).get(pk=channel.pk)
+        before = audit_snapshot(channel)
         channel.provider = Channel.Provider.CLOUD_API
         channel.connection = Channel.Connection.MANUAL
         channel.meta_app_id = (app_id or "").strip()
@@ -344,11 +365,18 @@ def channel_connect_manual(
         channel.deactivated_at = None
         _phone_apply(channel, phone, waba_id=values["waba_id"], phone_number_id=values["phone_number_id"])
         channel.save()
+        audit_record(
+            action="channel.credentials_changed" if before["access_token"] else "channel.connected",
+            target=channel,
+            changes=audit_diff(before, channel),
+        )
     _log(channel, "manual_check", True, f"Credentials work for {channel.display_phone_number}.")
+    templates_sync_after_connect(channel=channel)
     return channel
 
 
 def channel_update(*, channel: Channel, name: str | None = None, agent=None, agent_given: bool = False) -> Channel:
+    before = audit_snapshot(channel)
     fields = []
     if name is not None:
         name = name.strip()
@@ -363,6 +391,8 @@ def channel_update(*, channel: Channel, name: str | None = None, agent=None, age
         fields.append("agent")
     if fields:
         channel.save(update_fields=[*fields, "updated_at"])
+    if changes := audit_diff(before, channel):
+        audit_record(action="channel.updated", target=channel, changes=changes)
     return channel
 
 
@@ -381,6 +411,9 @@ def channel_deactivate(*, channel: Channel) -> Channel:
         updated_at=timezone.now(),
     )
     _log(channel, "deactivated", True, "Channel deactivated; conversation history is kept.")
+    audit_record(
+        action="channel.deactivated", target=channel, changes={"status": [channel.status, Channel.Status.DISABLED]}
+    )
     channel.refresh_from_db()
     return channel
 

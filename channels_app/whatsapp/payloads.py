@@ -1112,7 +1112,7 @@ class MediaRule:
     note: str = ""
 
 
-_DOCUMENT_MIME_TYPES = (
+DOCUMENT_MIME_TYPES = (
     "text/plain",
     "application/pdf",
     "application/msword",
@@ -1129,7 +1129,7 @@ MEDIA_RULES: dict[str, MediaRule] = {
         16 * MB,
         note="audio/ogg only with the OPUS codec",
     ),
-    "document": MediaRule(_DOCUMENT_MIME_TYPES, 100 * MB),
+    "document": MediaRule(DOCUMENT_MIME_TYPES, 100 * MB),
     "image": MediaRule(("image/jpeg", "image/png"), 5 * MB),
     "sticker": MediaRule(("image/webp",), 100 * KB, animated_max_bytes=500 * KB),
     "video": MediaRule(("video/mp4", "video/3gpp"), 16 * MB),

@@ -120,13 +120,17 @@ def conversation_for_contact(*, contact: Contact) -> Conversation:
         try:
             with transaction.atomic():
                 channel = contact.channel
-                return Conversation.objects.create(
+                conversation = Conversation.objects.create(
                     workspace_id=contact.workspace_id,
                     channel=channel,
                     contact=contact,
                     assigned_agent_id=channel.agent_id,
                     state=Conversation.State.AGENT if channel.agent_id else Conversation.State.WAITING_HUMAN,
                 )
+                from events_app.services import conversation_event_emit  # events build on messaging
+
+                conversation_event_emit(type="conversation.created", conversation=conversation)
+                return conversation
         except IntegrityError:
             continue
     return Conversation.objects.select_for_update(no_key=True).get(channel_id=contact.channel_id, contact=contact)

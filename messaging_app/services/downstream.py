@@ -3,10 +3,12 @@
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
 from channels_app.services import graph_client_for_channel
 from channels_app.whatsapp import errors as graph_errors
 from messaging_app.models import Conversation, Message
+from messaging_app.services.business_hours import business_hours_inbound_apply
 from messaging_app.services.inbound import inbound_unhandled_claim
 
 logger = logging.getLogger(__name__)
@@ -21,8 +23,8 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     from agents_app.turns import turn_claim, turn_release  # agents build on messaging, not the other way
 
     conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
-    agent_replies = conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
-    if agent_replies and not turn_claim(conversation_id=conversation_id):
+    turn_claimed = conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
+    if turn_claimed and not turn_claim(conversation_id=conversation_id):
         return []
     try:
         with transaction.atomic():
@@ -32,7 +34,15 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
         conversation = Conversation.objects.select_related("channel", "contact", "assigned_agent", "workspace").get(
             pk=conversation_id
         )
-        agent_replies = conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
+        if conversation.contact.blocked_at is not None:
+            # Staff blocked this contact: their messages are kept for the record, and nothing answers them
+            # (no agent turn, no away message, not even a read receipt).
+            return messages
+        # Outside business hours the channel's rule comes first: an away message, maybe no agent this turn.
+        agent_may_answer = business_hours_inbound_apply(conversation=conversation, now=timezone.now())
+        agent_replies = (
+            agent_may_answer and conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
+        )
         _mark_read(conversation, messages[-1], typing=agent_replies)
         if agent_replies:
             from agents_app.services import agent_turn_run
@@ -40,7 +50,7 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
             agent_turn_run(conversation=conversation, messages=messages)
         return messages
     finally:
-        if agent_replies:
+        if turn_claimed:
             turn_release(conversation_id=conversation_id)
             _follow_up_if_needed(conversation_id)
 

@@ -20,7 +20,11 @@ def conversation_handoff(*, conversation: Conversation, reason: str) -> Conversa
     )
     logger.info("conversation handed to humans", extra={"conversation_id": conversation.pk, "reason": reason})
     conversation.refresh_from_db()
-    if conversation.workspace.notify_handoff_by_email:
+    from events_app.services import conversation_event_emit  # events build on messaging
+
+    conversation_event_emit(type="conversation.handoff", conversation=conversation, reason=reason)
+    # A handoff in an agent's test console is the tester's own chat: nobody else needs telling.
+    if conversation.workspace.notify_handoff_by_email and conversation.channel.provider != "test_console":
         from messaging_app import tasks  # tasks import services
 
         transaction.on_commit(lambda: tasks.handoff_notify.delay(conversation.pk, reason[:1000]))

@@ -45,10 +45,22 @@ def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message
     message = _message_insert(channel, conversation, contact, item)
     if message is None:
         return None
+    from events_app.services import message_event_emit  # events build on messaging
+
+    message_event_emit(type="message.received", message=message)
 
     if item.message_type in _ANNOTATIONS:
         _annotation_apply(channel, message, item)
+    elif _rating_answer(message):
+        # A satisfaction rating (or the comment after it) neither reopens the conversation nor wakes the agent.
+        Message.objects.filter(pk=message.pk).update(handled_at=timezone.now())
+        _conversation_inbound_touch(conversation, item.timestamp, counts_as_new_turn=False)
+        return message
+    first_inbound = conversation.last_inbound_at is None
     _conversation_inbound_touch(conversation, item.timestamp, counts_as_new_turn=item.message_type not in _ANNOTATIONS)
+    from outreach_app.services import inbound_message_observe  # outreach builds on messaging: STOP/START, welcome
+
+    inbound_message_observe(message=message, first_inbound=first_inbound)
 
     from messaging_app import tasks  # tasks import services
 
@@ -62,6 +74,12 @@ def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message
             lambda: tasks.conversation_inbound_handle.apply_async(args=[conversation.pk], countdown=settle)
         )
     return message
+
+
+def _rating_answer(message: Message) -> bool:
+    from messaging_app.services.conversations import rating_answer_apply  # it sends through outbound
+
+    return rating_answer_apply(message=message)
 
 
 def _message_insert(
@@ -114,6 +132,10 @@ def _conversation_inbound_touch(conversation: Conversation, at, *, counts_as_new
     if conversation.last_message_at is None or at > conversation.last_message_at:
         conversation.last_message_at = at
         fields.append("last_message_at")
+    if counts_as_new_turn:
+        # The conversation row is locked by the caller, so this count cannot lose an increment.
+        conversation.unread_count += 1
+        fields.append("unread_count")
     if counts_as_new_turn and conversation.state == Conversation.State.CLOSED:
         # A closed conversation reopens on the customer's next message.
         conversation.state = (

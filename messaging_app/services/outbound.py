@@ -14,17 +14,20 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from analytics_app.counters import sends_paced_record
 from channels_app.models import Channel
 from channels_app.selectors import templates_approved
 from channels_app.services import channel_flag_needs_reconnection, graph_client_for_channel
+from channels_app.services.templates import TemplateUnavailable, template_sendable
 from channels_app.whatsapp import errors as graph_errors
 from channels_app.whatsapp.client import wamid_from_response
 from channels_app.whatsapp.payloads import PayloadInvalid, message_payload
 from messaging_app.errors import ChannelUnavailable, MessageRejected, WindowClosed
-from messaging_app.models import Conversation, Message, StatusReceipt
+from messaging_app.models import Contact, Conversation, Message, StatusReceipt
 from messaging_app.services.inbound import MEDIA_TYPES, window_open
 from messaging_app.services.media_outbound import media_upload_once, outbound_media_prepare, outbound_media_store
 from messaging_app.services.statuses import message_status_fold
+from whatsapp_platform.errors import Conflict
 from whatsapp_platform.ratelimit import token_bucket_take
 
 logger = logging.getLogger(__name__)
@@ -72,6 +75,13 @@ def message_send(
     from the file (converted when WhatsApp would refuse its format) and `content` holds the
     caption / filename / voice flag.
     """
+    # Read from the row, not the caller's copy: a block made while an agent's turn runs still stops its replies.
+    if Contact.objects.filter(pk=conversation.contact_id, blocked_at__isnull=False).exists():
+        raise Conflict(
+            f"{conversation.contact} is blocked: nothing is sent to a blocked contact. "
+            "Unblock them on their contact page to write to them again.",
+            code="contact_blocked",
+        )
     channel = conversation.channel
     if channel.status != Channel.Status.ACTIVE:
         raise ChannelUnavailable(
@@ -81,6 +91,12 @@ def message_send(
         )
     if message_type == "reaction" and reply_to is not None:
         raise MessageRejected("A reaction cannot be sent as a reply.", field="reply_to")
+    if message_type == "template":
+        # Synced, approved, and the parameters fit: caught here rather than as Meta's opaque 132000/132001.
+        try:
+            template_sendable(channel=channel, content=content, contact=conversation.contact)
+        except TemplateUnavailable as exc:
+            raise MessageRejected(exc.message, field="template") from None
     if message_type not in _WINDOW_EXEMPT and not window_open(conversation):
         names = [f"{t.name} ({t.language})" for t in templates_approved(channel=channel)[:20]]
         listed = f" Approved templates: {', '.join(names)}." if names else " No approved template is synced yet."
@@ -179,6 +195,9 @@ def _fail(message: Message, *, code: int | None, title: str, details: str) -> No
         error_details=details[:5000],
     ):
         logger.warning("message failed", extra={"message_id": message.pk, "code": code, "title": title})
+        from outreach_app.services import send_failure_observe  # 131050: the customer stopped marketing
+
+        send_failure_observe(contact_id=message.contact_id, code=code)
 
 
 def message_deliver(*, message_id: int) -> None:
@@ -214,6 +233,7 @@ def message_deliver(*, message_id: int) -> None:
         wait = token_bucket_take(f"mps:{channel.phone_number_id}", rate=rate, capacity=rate)
     if wait > 0:
         _requeue(message, delay=wait)
+        sends_paced_record()
         return
     if channel.status != Channel.Status.ACTIVE:
         _fail(
@@ -286,6 +306,9 @@ def message_wamid_record(*, message_id: int, wamid: str) -> Message:
         message.status = Message.Status.ACCEPTED
     message.error_details = "" if message.status == Message.Status.ACCEPTED else message.error_details
     message.save(update_fields=["wamid", "status", "error_details", "updated_at"])
+    from events_app.services import message_event_emit  # events build on messaging
+
+    message_event_emit(type="message.sent", message=message)
     StatusReceipt.objects.filter(channel_id=message.channel_id, wamid=wamid, message__isnull=True).update(
         message=message
     )

@@ -127,4 +127,8 @@ def message_status_fold(message: Message) -> Message:
         for field in changed:
             setattr(message, field, values[field])
         message.save(update_fields=[*changed, "updated_at"])
+        if "status" in changed:
+            from events_app.services import message_status_emit  # events build on messaging
+
+            message_status_emit(message=message)
     return message

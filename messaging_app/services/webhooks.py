@@ -20,7 +20,6 @@ from channels_app.services import (
     webhook_event_finish,
 )
 from channels_app.whatsapp import webhooks as wire
-from messaging_app.models import Contact
 from messaging_app.services.inbound import inbound_message_record
 from messaging_app.services.statuses import status_update_apply
 
@@ -93,6 +92,7 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
         errors: list[str] = []
         kinds: list[str] = []
         seen_channels: set[int] = {event.channel_id} if event.channel_id else set()
+        seen_workspaces: set[int] = set()
         for item in wire.webhook_items(body):
             kinds.append(type(item).__name__)
             try:
@@ -100,11 +100,16 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
                     channel = _item_apply(event, item)
                     if channel is not None:
                         seen_channels.add(channel.pk)
+                        seen_workspaces.add(channel.workspace_id)
             except Exception as exc:  # reported on the event; the other items still count
                 logger.exception("webhook item failed", extra={"webhook_event_id": event.pk})
                 errors.append(f"{type(item).__name__}: {type(exc).__name__}: {exc}")
         for channel_id in seen_channels:
             channel_webhook_seen(channel_id=channel_id)
+        if event.workspace_id is None and len(seen_workspaces) == 1:
+            # Received on the platform's shared URL: the workspace whose number it concerned sees it in its log.
+            event.workspace_id = seen_workspaces.pop()
+            WebhookEvent.objects.filter(pk=event.pk).update(workspace_id=event.workspace_id)
         summary = ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
         webhook_event_finish(event=event, error="\n".join(errors), summary=summary)
         return event
@@ -127,15 +132,16 @@ def _item_apply(event: WebhookEvent, item) -> Channel | None:
             inbound_message_record(channel=channel, item=item)
         else:
             status_update_apply(channel=channel, item=item)
+            from outreach_app.services import status_failure_observe  # 131050 in a failed status: opt-out
+
+            status_failure_observe(channel=channel, item=item)
         return channel
     if isinstance(item, wire.UserPreference):
         channel = _channel_for(event, item.phone_number_id)
-        if channel is not None and item.category == "marketing_messages":
-            opted_out = str(item.value).lower() == "stop"
-            identities = [("wa_id", item.wa_id), ("user_id", item.user_id)]
-            for field, value in identities:
-                if value:
-                    Contact.objects.filter(channel=channel, **{field: value}).update(marketing_opt_out=opted_out)
+        if channel is not None:
+            from outreach_app.services import user_preference_apply  # marketing stop / resume, with when and how
+
+            user_preference_apply(channel=channel, item=item)
         return channel
     if isinstance(item, wire.ValueErrors):
         logger.warning(

@@ -155,6 +155,9 @@ def test_a_template_is_accepted(sandbox):
         "order_update",
         components=[{"type": "BODY", "text": "Hi {{1}}!", "example": {"body_text": [["Sheena"]]}}],
     )
+    from channels_app.services.templates import templates_sync
+
+    templates_sync(channel=sandbox.channel, since=timezone.now())
     content = {
         "name": "order_update",
         "language": {"code": "en_US"},

@@ -68,6 +68,11 @@ def test_a_free_form_message_outside_the_window_is_refused_listing_approved_temp
 
 
 def test_a_template_is_allowed_outside_the_window(channel):
+    from channels_app.models import MessageTemplate
+
+    MessageTemplate.objects.create(
+        workspace=channel.workspace, waba_id=channel.waba_id, name="order_update", language="en_US", status="APPROVED"
+    )
     stale = conversation_with(channel, last_inbound_at=timezone.now() - timedelta(days=3))
     message = send(stale, "template", {"name": "order_update", "language": {"code": "en_US"}})
     assert message.status == Message.Status.QUEUED

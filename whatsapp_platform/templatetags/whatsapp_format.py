@@ -55,3 +55,16 @@ def whatsapp_html(text: object) -> SafeString:
 @register.filter(name="whatsapp_format")
 def whatsapp_format(text: object) -> SafeString:
     return whatsapp_html(text)
+
+
+@register.filter(name="json_pretty")
+def json_pretty(value: object) -> str:
+    """A JSON value indented for a <pre> (tool arguments and results); escaped by the template."""
+    import json
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AnalyticsAppConfig(AppConfig):
+    name = "analytics_app"
+    verbose_name = "Analytics"
