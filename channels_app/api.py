@@ -24,6 +24,7 @@ from channels_app.whatsapp.template_rules import (
     TemplateDraft,
     template_placeholders,
 )
+from messaging_app.conversations_api import IDEMPOTENCY_HEADER, api_send_once
 from messaging_app.services.outbound import channel_test_message_send
 from whatsapp_platform.api import error_body
 from whatsapp_platform.errors import InvalidInput
@@ -451,7 +452,10 @@ class TemplateSendApi(APIView):
         template = serializers.CharField()
 
     @extend_schema(
-        request=TemplateSendInputSerializer, responses={202: TemplateSendOutputSerializer}, summary="Send the template"
+        request=TemplateSendInputSerializer,
+        responses={202: TemplateSendOutputSerializer, 200: TemplateSendOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Send the template (200 when an Idempotency-Key repeats an earlier send)",
     )
     def post(self, request, template_id):
         from messaging_app.models import Contact
@@ -477,13 +481,17 @@ class TemplateSendApi(APIView):
             contact = Contact.objects.filter(channel=channel, pk=values["contact_id"]).first()
             if contact is None:
                 raise serializers.ValidationError({"contact_id": "No contact with this id on that channel."})
-        message = template_services.template_send_to(
-            template=template,
-            channel=channel,
-            values=values.get("parameters", {}),
-            to_phone=values.get("to", ""),
-            contact=contact,
-            header_media=values.get("header_media"),
+        message, replayed = api_send_once(
+            request,
+            values,
+            lambda: template_services.template_send_to(
+                template=template,
+                channel=channel,
+                values=values.get("parameters", {}),
+                to_phone=values.get("to", ""),
+                contact=contact,
+                header_media=values.get("header_media"),
+            ),
         )
         return Response(
             {
@@ -492,7 +500,7 @@ class TemplateSendApi(APIView):
                 "to": message.contact.phone_display,
                 "template": template.name,
             },
-            status=status.HTTP_202_ACCEPTED,
+            status=status.HTTP_200_OK if replayed else status.HTTP_202_ACCEPTED,
         )
 
 

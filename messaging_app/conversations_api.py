@@ -233,15 +233,17 @@ def _send(request, conversation: Conversation, data: dict) -> Response:
             media_file=media,
         )
 
+    message, replayed = api_send_once(request, data, send)
+    return Response(MessageSerializer(message).data, status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
+
+
+def api_send_once(request, data: dict, send) -> tuple[Message, bool]:
+    """Run an API send under the request's Idempotency-Key, if it has one. Returns (message, replayed)."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        message, replayed = send(), False
-    else:
-        fingerprint = request_fingerprint(method=request.method, path=request.path, body=_canonical(data))
-        message, replayed = idempotent_send(
-            workspace=request.auth.workspace, key=key, fingerprint=fingerprint, send=send
-        )
-    return Response(MessageSerializer(message).data, status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
+        return send(), False
+    fingerprint = request_fingerprint(method=request.method, path=request.path, body=_canonical(data))
+    return idempotent_send(workspace=request.auth.workspace, key=key, fingerprint=fingerprint, send=send)
 
 
 def _canonical(data: dict) -> bytes:
