@@ -118,7 +118,11 @@ class AgentRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["conversation", "started_at"], name="agentrun_conversation_idx")]
+        indexes = [
+            models.Index(fields=["conversation", "started_at"], name="agentrun_conversation_idx"),
+            # Analytics roll up a workspace's runs by day; the agent log filters by time.
+            models.Index(fields=["workspace", "started_at"], name="agentrun_workspace_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.status})"

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from channels_app.models import Channel
 from messaging_app.models import Contact, Conversation, Message
-from messaging_app.selectors import inbox_conversations
+from messaging_app.selectors import inbox_filtered
 from messaging_app.services import conversations as conversation_services
 from messaging_app.services.handoff import conversation_hand_back
 from messaging_app.services.idempotency import idempotent_send, request_fingerprint
@@ -271,7 +271,7 @@ class ConversationListApi(ListAPIView):
         state = params.get("state", "all")
         if state not in ("all", "", *Conversation.State.values):
             raise InvalidInput(f"state must be one of: all, {', '.join(Conversation.State.values)}.", field="state")
-        conversations = inbox_conversations(
+        conversations = inbox_filtered(
             workspace=self.request.auth.workspace,
             user=None,
             q=params.get("q", "").strip(),
@@ -279,7 +279,7 @@ class ConversationListApi(ListAPIView):
             state=state,
             assignee=params.get("assignee", ""),
             unread=params.get("unread") in ("1", "true"),
-        ).order_by()
+        ).select_related("contact", "channel", "assigned_agent", "assigned_user")
         for name, lookup in (("updated_after", "updated_at__gte"), ("updated_before", "updated_at__lt")):
             if params.get(name):
                 conversations = conversations.filter(**{lookup: _datetime(params[name], name)})

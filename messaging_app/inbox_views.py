@@ -1,7 +1,6 @@
 """The inbox: conversations waiting for people first, each one as a live chat staff can take over."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from messaging_app.bubbles import STAFF, conversation_bubbles, conversation_version
 from messaging_app.forms import InboxFilterForm, StaffComposeForm
 from messaging_app.models import Conversation
-from messaging_app.selectors import conversation_window_closes_at, inbox_conversations, inbox_version
+from messaging_app.selectors import conversation_window_closes_at, inbox_page, inbox_version
 from messaging_app.services import conversations as conversation_services
 from messaging_app.services.handoff import conversation_hand_back
 from whatsapp_platform.errors import PlatformError
@@ -29,8 +28,14 @@ def _filters(request) -> InboxFilterForm:
 
 def _inbox_context(request) -> dict:
     form = _filters(request)
-    conversations = inbox_conversations(workspace=request.workspace, user=request.user, **form.filters())
-    page = Paginator(conversations, PAGE_SIZE).get_page(request.GET.get("page"))
+    number = request.GET.get("page", "1")
+    page = inbox_page(
+        workspace=request.workspace,
+        user=request.user,
+        page=int(number) if number.isdigit() else 1,
+        size=PAGE_SIZE,
+        **form.filters(),
+    )
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("v", None)

@@ -100,7 +100,12 @@ class Conversation(models.Model):
     class Meta:
         ordering = ["-last_message_at"]
         constraints = [models.UniqueConstraint(fields=["channel", "contact"], name="conversation_unique_contact")]
-        indexes = [models.Index(fields=["workspace", "state", "last_message_at"], name="conversation_inbox_idx")]
+        indexes = [
+            models.Index(fields=["workspace", "state", "last_message_at"], name="conversation_inbox_idx"),
+            # The inbox's "everything else, newest first" and its change check.
+            models.Index(fields=["workspace", "-last_message_at", "-id"], name="conversation_recent_idx"),
+            models.Index(fields=["workspace", "updated_at"], name="conversation_changed_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact} on {self.channel}"
@@ -206,6 +211,10 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["conversation", "timestamp"], name="message_thread_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="message_outbox_idx"),
+            # The media sweeper looks only at downloads still pending: a small partial index.
+            models.Index(
+                fields=["created_at"], name="message_media_pending_idx", condition=models.Q(media_state="pending")
+            ),
         ]
 
     def __str__(self) -> str:

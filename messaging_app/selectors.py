@@ -2,6 +2,7 @@
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import BooleanField, Case, Count, DateTimeField, F, Max, Q, QuerySet, Value, When
@@ -100,12 +101,11 @@ def conversations_queued_for_opening(*, workspace) -> QuerySet[Conversation]:
 # --- The inbox ---------------------------------------------------------------------------
 
 
-def inbox_conversations(
+def inbox_filtered(
     *, workspace, user, q: str = "", channel_id=None, state: str = "", assignee: str = "", unread: bool = False
 ) -> QuerySet[Conversation]:
-    """The workspace's conversations as the inbox lists them: those queued while closed, then those
-    waiting for a human (longest wait first), then the rest by latest message."""
-    conversations = conversations_queued_for_opening(workspace=workspace).exclude(channel__provider="test_console")
+    """The workspace's conversations matching the inbox's filters, in no particular order."""
+    conversations = Conversation.objects.filter(workspace=workspace).exclude(channel__provider="test_console")
     if channel_id:
         conversations = conversations.filter(channel__public_id=channel_id)
     if state == "all":
@@ -124,18 +124,64 @@ def inbox_conversations(
         conversations = conversations.filter(unread_count__gt=0)
     if q:
         conversations = conversations.filter(_search(workspace, q))
-    waiting = Q(state=Conversation.State.WAITING_HUMAN)
-    return conversations.annotate(
-        waiting_first=Case(When(waiting, then=Value(0)), default=Value(1)),
-        waited_since=Case(When(waiting, then=F("waiting_since")), default=None, output_field=DateTimeField()),
+    return conversations
+
+
+@dataclass
+class InboxPage:
+    """One page of the inbox. Counting every open conversation would cost more than the page itself,
+    so a page knows only whether another follows."""
+
+    items: list
+    number: int
+    has_next: bool
+
+    def __iter__(self):
+        return iter(self.items)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def inbox_page(*, page: int = 1, size: int = 50, **filters) -> InboxPage:
+    """The inbox as staff read it: conversations that arrived while closed, then those waiting for a
+    human (longest wait first), then the rest by latest message.
+
+    Two indexed queries rather than one sort of every open conversation: the waiting ones are
+    few and sorted in full; the rest are read newest first from (workspace, -last_message_at).
+    """
+    page = max(1, page)
+    offset = (page - 1) * size
+    matching = inbox_filtered(**filters).select_related("contact", "channel", "assigned_agent", "assigned_user")
+    waiting_q = Q(state=Conversation.State.WAITING_HUMAN)
+    queued = Q(state=Conversation.State.WAITING_HUMAN, closed_arrival_at__isnull=False)
+    waiting = matching.filter(waiting_q).annotate(
+        queued_for_opening=Case(When(queued, then=Value(True)), default=Value(False), output_field=BooleanField()),
     ).order_by(
         F("queued_for_opening").desc(),
-        F("queued_since").asc(nulls_last=True),
-        "waiting_first",
-        F("waited_since").asc(nulls_last=True),
-        F("last_message_at").desc(nulls_last=True),
-        "-id",
+        F("closed_arrival_at").asc(nulls_last=True),
+        F("waiting_since").asc(nulls_last=True),
+        "id",
     )
+    waiting_count = waiting.count()
+    items = list(waiting[offset : offset + size + 1]) if offset < waiting_count else []
+    if len(items) <= size:
+        rest_offset = max(0, offset - waiting_count)
+        wanted = size + 1 - len(items)
+        rest = matching.exclude(waiting_q).order_by("-last_message_at", "-id")[rest_offset : rest_offset + wanted]
+        items += list(rest)
+    return InboxPage(items=items[:size], number=page, has_next=len(items) > size)
 
 
 def _search(workspace, q: str) -> Q:
@@ -150,14 +196,9 @@ def _search(workspace, q: str) -> Q:
 
 def inbox_version(*, workspace) -> str:
     """Changes whenever the inbox list would: any conversation's state, message, assignment."""
-    latest = (
-        Conversation.objects.filter(workspace=workspace)
-        .order_by("-updated_at")
-        .values_list("updated_at", flat=True)
-        .first()
-    )
-    count = Conversation.objects.filter(workspace=workspace).count()
-    return f"{count}.{latest.timestamp() if latest else 0:.6f}"
+    stats = Conversation.objects.filter(workspace=workspace).aggregate(n=Count("id"), latest=Max("updated_at"))
+    latest = stats["latest"]
+    return f"{stats['n']}.{latest.timestamp() if latest else 0:.6f}"
 
 
 def conversation_window_closes_at(*, conversation: Conversation):

@@ -192,3 +192,23 @@ def test_viewers_read_but_cannot_reply_and_outsiders_get_404(client, sandbox):
     assert client.post(_conversation_url("conversation_reply", sandbox.conversation), {"body": "hi"}).status_code == 403
     client.force_login(member(WorkspaceFactory(slug="elsewhere"), Role.OWNER))
     assert client.get(_conversation_url("conversation_detail", sandbox.conversation)).status_code == 404
+
+
+def test_pages_keep_waiting_conversations_first_and_continue_with_the_rest(staff, sandbox):
+    now = timezone.now()
+    for n in range(60):
+        conversation = conversation_with(sandbox.channel, wa_id=f"4477009{n:05d}", name=f"Customer {n:02d}")
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now - timedelta(minutes=n))
+    waiting = conversation_with(sandbox.channel, wa_id="447700999999", name="Waiting Wendy")
+    Conversation.objects.filter(pk=waiting.pk).update(
+        state="waiting_human", waiting_since=now - timedelta(hours=2), last_message_at=now - timedelta(days=3)
+    )
+
+    first = _inbox(staff).context["page"]
+    assert len(first.items) == 50 and first.has_next
+    # Both waiting for a human (Sheena's channel has no agent), the longest wait first.
+    assert [str(c.contact) for c in first.items[:4]] == ["Waiting Wendy", "Sheena Nelson", "Customer 00", "Customer 01"]
+    second = _inbox(staff, page=2).context["page"]
+    names = [str(c.contact) for c in second.items]
+    assert len(names) == 12 and not second.has_next  # 60 + Sheena + Wendy = 62 in all
+    assert not {c.pk for c in first.items} & {c.pk for c in second.items}
