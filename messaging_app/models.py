@@ -82,6 +82,8 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
     waiting_since = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Why the agent handed over, for whoever picks the conversation up.
+    handoff_reason = models.CharField(max_length=1000, blank=True)
     # Customer messages nobody on the team has looked at yet.
     unread_count = models.PositiveIntegerField(default=0)
     # While set in the future, an agent turn is running: one turn per conversation at a time.

@@ -16,7 +16,10 @@ logger = logging.getLogger(__name__)
 def conversation_handoff(*, conversation: Conversation, reason: str) -> Conversation:
     """The agent stops; the conversation waits for a human, at the top of the inbox (and in the team's email)."""
     Conversation.objects.filter(pk=conversation.pk).update(
-        state=Conversation.State.WAITING_HUMAN, waiting_since=timezone.now(), updated_at=timezone.now()
+        state=Conversation.State.WAITING_HUMAN,
+        waiting_since=timezone.now(),
+        handoff_reason=reason[:1000],
+        updated_at=timezone.now(),
     )
     logger.info("conversation handed to humans", extra={"conversation_id": conversation.pk, "reason": reason})
     conversation.refresh_from_db()

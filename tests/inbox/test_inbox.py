@@ -212,3 +212,11 @@ def test_pages_keep_waiting_conversations_first_and_continue_with_the_rest(staff
     names = [str(c.contact) for c in second.items]
     assert len(names) == 12 and not second.has_next  # 60 + Sheena + Wendy = 62 in all
     assert not {c.pk for c in first.items} & {c.pk for c in second.items}
+
+
+def test_a_handoff_shows_why_the_agent_handed_over(staff, sandbox):
+    from messaging_app.services.handoff import conversation_handoff
+
+    conversation_handoff(conversation=sandbox.conversation, reason="The customer asked for a human.")
+    html = staff.get(_conversation_url("conversation_detail", sandbox.conversation)).content.decode()
+    assert "Handed over: The customer asked for a human." in html
