@@ -11,6 +11,7 @@ import logging
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -24,7 +25,6 @@ from whatsapp_platform.errors import PlatformError
 
 logger = logging.getLogger(__name__)
 
-TURN_LEASE_SECONDS = 120
 MAX_TOOL_ROUNDS = 4
 SLOW_TURN_MS = 30_000
 WHATSAPP_TEXT_LIMIT = 4096
@@ -73,9 +73,51 @@ def turn_claim(*, conversation_id: int) -> bool:
     return (
         Conversation.objects.filter(pk=conversation_id)
         .filter(Q(agent_turn_until__isnull=True) | Q(agent_turn_until__lt=now))
-        .update(agent_turn_until=now + timedelta(seconds=TURN_LEASE_SECONDS))
+        .update(agent_turn_until=now + timedelta(seconds=settings.AGENT_TURN_LEASE_SECONDS))
         == 1
     )
+
+
+def turn_extend(*, conversation_id: int) -> None:
+    """Renew the lease of the running turn before a step that may take long (a model call): the lease
+    lapses only when the worker running the turn is gone, never under a slow but live turn."""
+    from messaging_app.models import Conversation
+
+    Conversation.objects.filter(pk=conversation_id, agent_turn_until__isnull=False).update(
+        agent_turn_until=timezone.now() + timedelta(seconds=settings.AGENT_TURN_LEASE_SECONDS)
+    )
+
+
+def turn_interrupted_take(*, conversation_id: int) -> AgentRun | None:
+    """The turn still marked running in this conversation, whose worker died; None when there is none.
+
+    Call holding the turn lease, so no live turn can be running. If the dead turn had already queued its
+    reply, the outbox delivers it: the run is closed as answered and None is returned. Otherwise the run is
+    returned, for the caller to answer its messages with it (one turn per message, even across a crash).
+    """
+    from messaging_app.models import Message
+
+    run = (
+        AgentRun.objects.filter(conversation_id=conversation_id, status=AgentRun.Status.RUNNING).order_by("pk").first()
+    )
+    if run is None:
+        return None
+    replied = Message.objects.filter(
+        conversation_id=conversation_id,
+        direction=Message.Direction.OUTBOUND,
+        sender=Message.Sender.AGENT,
+        created_at__gte=run.started_at,
+    ).exists()
+    if replied:
+        _finish(run, AgentRun.Status.ANSWERED, error="The worker stopped after the reply was queued.")
+        return None
+    logger.warning("resuming an agent turn whose worker stopped", extra={"agent_run_id": run.pk})
+    return run
+
+
+def turn_interrupted_close(run: AgentRun, *, reason: str) -> AgentRun:
+    """An interrupted turn that is not to be answered any more (the conversation left the agent meanwhile)."""
+    return _finish(run, AgentRun.Status.SKIPPED, error=f"The worker stopped during the turn. {reason}")
 
 
 def turn_release(*, conversation_id: int) -> None:
@@ -84,19 +126,31 @@ def turn_release(*, conversation_id: int) -> None:
     Conversation.objects.filter(pk=conversation_id).update(agent_turn_until=None)
 
 
-def agent_turn_run(*, conversation, messages: list) -> AgentRun | None:
-    """The assigned agent answers a burst of customer messages (or hands the conversation over)."""
+def agent_turn_run(*, conversation, messages: list, run: AgentRun | None = None) -> AgentRun | None:
+    """The assigned agent answers a burst of customer messages (or hands the conversation over).
+
+    `run` is a turn whose worker died (see turn_interrupted_take): it is answered again, from scratch, as the
+    same run, so each customer message is still answered by one turn.
+    """
     from messaging_app.services.inbound import window_open
 
     agent: Agent = conversation.assigned_agent
-    run = AgentRun.objects.create(
-        workspace_id=conversation.workspace_id,
-        agent=agent,
-        conversation=conversation,
-        provider=agent.provider,
-        model=agent.model,
-        trigger_message_ids=[m.pk for m in messages],
-    )
+    if run is None:
+        run = AgentRun.objects.create(
+            workspace_id=conversation.workspace_id,
+            agent=agent,
+            conversation=conversation,
+            provider=agent.provider,
+            model=agent.model,
+            trigger_message_ids=[m.pk for m in messages],
+        )
+    else:
+        run.agent, run.provider, run.model = agent, agent.provider, agent.model
+        run.trigger_message_ids = [m.pk for m in messages]
+        run.prompt, run.output, run.tool_calls, run.error = [], "", [], ""
+        run.input_tokens = run.output_tokens = 0
+        run.model_latency_ms = None
+        run.save()
     if not window_open(conversation):
         # Outside the 24-hour window only templates may be sent: the agent never writes free-form. With a
         # window-closed template it still tells the customer a teammate will follow up, and hands over.
@@ -317,6 +371,7 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> R
     for _round in range(MAX_TOOL_ROUNDS):
         completion = None
         for attempt in range(2):  # one retry on a passing failure
+            turn_extend(conversation_id=conversation.pk)
             try:
                 completion = provider.complete(
                     system=system,
@@ -384,4 +439,12 @@ def _tool_run(call, reply: Reply, agent: Agent, contact=None) -> dict:
     return http_tool_run(agent=agent, name=call.name, arguments=args, contact=contact)
 
 
-__all__ = ["HANDOFF_ID", "agent_turn_run", "turn_claim", "turn_release"]
+__all__ = [
+    "HANDOFF_ID",
+    "agent_turn_run",
+    "turn_claim",
+    "turn_extend",
+    "turn_interrupted_close",
+    "turn_interrupted_take",
+    "turn_release",
+]

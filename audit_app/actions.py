@@ -35,6 +35,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "webhook.deleted": "Webhook subscription deleted",
     "contact.exported": "Contact's data exported",
     "contact.erased": "Contact erased",
+    "retention.applied": "Old customer data cleared (retention)",
     "workspace.settings_changed": "Workspace settings changed",
 }
 

@@ -47,7 +47,9 @@ class AuditFilterForm(forms.Form):
             zone = ZoneInfo("UTC")
         since = datetime.combine(data["date_from"], time.min, tzinfo=zone) if data.get("date_from") else None
         until = (
-            datetime.combine(data["date_to"] + timedelta(days=1), time.min, tzinfo=zone) if data.get("date_to") else None
+            datetime.combine(data["date_to"] + timedelta(days=1), time.min, tzinfo=zone)
+            if data.get("date_to")
+            else None
         )
         return {"action": data.get("action") or "", "actor": data.get("actor") or "", "since": since, "until": until}
 

@@ -54,7 +54,9 @@ def audit_actor_choices(*, workspace) -> list[tuple[str, str]]:
     """Who can appear as an actor in the workspace's log: its members, its API keys, the system."""
     from workspaces_app.models import ApiKey, Membership
 
-    emails = Membership.objects.filter(workspace=workspace).order_by("user__email").values_list("user__email", flat=True)
+    emails = (
+        Membership.objects.filter(workspace=workspace).order_by("user__email").values_list("user__email", flat=True)
+    )
     keys = ApiKey.objects.filter(workspace=workspace).order_by("name")
     return [
         *[(email, email) for email in emails],

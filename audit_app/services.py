@@ -200,7 +200,8 @@ def _target_fields(target: Target) -> dict:
         kind, ident, label = target
         return {"target_type": str(kind)[:40], "target_id": str(ident)[:64], "target_label": str(label)[:200]}
     ident = getattr(target, "public_id", None) or target.pk
-    label = getattr(target, "email", None) if target._meta.label == "workspaces_app.User" else str(target)
+    # People and invitations read best as their address; anything else as it names itself.
+    label = getattr(target, "email", None) or str(target)
     return {
         "target_type": target._meta.model_name[:40],
         "target_id": str(ident or "")[:64],

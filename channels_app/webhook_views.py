@@ -13,6 +13,8 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from channels_app.models import Channel
 from channels_app.services import webhook_event_receive
@@ -43,7 +45,12 @@ def _receive(request, *, app_secret: str, channel: Channel | None) -> HttpRespon
     if not valid:
         logger.warning("webhook signature rejected", extra={"webhook_event_id": event.pk})
         return JsonResponse(_REJECTED, status=401)
-    webhook_events_drain_schedule()
+    try:
+        webhook_events_drain_schedule()
+    except (RedisError, KombuError, OSError):
+        # The event is stored, so it is acknowledged: the webhook-events sweeper drains it once the broker
+        # is back. A 5xx here would only make Meta send it again (and slow its deliveries to us down).
+        logger.warning("drain hint lost; the sweeper will process the event", extra={"webhook_event_id": event.pk})
     return HttpResponse(_ACK, content_type="application/json")
 
 

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from messaging_app import selectors
 from messaging_app.contact_forms import ContactAttributeForm, ContactFilterForm, ContactTagsForm
@@ -160,14 +160,13 @@ def contact_archive(request, contact_id: int):
     )
 
 
+@require_http_methods(["GET", "POST"])
 @workspace_member_required("view")
 def contact_erase(request, contact_id: int):
     """Owners only: a page that says what erasing removes, then erasure once the contact's number is typed."""
     contact = _contact(request, contact_id)
     if request.membership.role != Role.OWNER:
         raise PermissionDenied("Only the workspace's owners can erase a contact.")
-    if request.method not in ("GET", "POST"):
-        return HttpResponse(status=405)
     error, status = "", 200
     if request.method == "POST":
         if privacy.contact_is_erased(contact):

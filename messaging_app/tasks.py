@@ -5,7 +5,7 @@ import smtplib
 
 from celery import shared_task
 
-from messaging_app.services import business_hours, downstream, handoff, media, outbound, privacy, webhooks
+from messaging_app.services import business_hours, downstream, handoff, inbound, media, outbound, privacy, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +19,11 @@ def webhook_events_drain() -> None:
 def webhook_events_sweep() -> None:
     if webhooks.webhook_events_pending_stale():
         webhooks.webhook_events_drain()
+
+
+@shared_task(name="messaging.inbound_sweep", ignore_result=True)
+def inbound_sweep() -> None:
+    inbound.inbound_overdue_sweep()
 
 
 @shared_task(name="messaging.message_deliver", ignore_result=True)

@@ -226,6 +226,8 @@ PERIODIC_JOBS = {
     "workspaces.invitations_expire": {"task": "workspaces.invitations_expire", "every": 3600},
     "messaging.outbox_sweep": {"task": "messaging.outbox_sweep", "every": 15},
     "messaging.webhook_events_sweep": {"task": "messaging.webhook_events_sweep", "every": 60},
+    # Customer messages whose handling task was lost, or whose agent turn lost its worker.
+    "messaging.inbound_sweep": {"task": "messaging.inbound_sweep", "every": 30},
     "messaging.inbound_media_sweep": {"task": "messaging.inbound_media_sweep", "every": 300},
     # "We're back" within a minute of opening; served conversations leave the opening queue.
     "messaging.business_hours_openings": {"task": "messaging.business_hours_openings", "every": 60},
@@ -263,6 +265,7 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "console_home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_ADAPTER = "workspaces_app.adapters.InvitationOnlyAccountAdapter"
+MFA_ADAPTER = "workspaces_app.adapters.EncryptingMFAAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -444,6 +447,14 @@ WHATSAPP_SENDING_LEASE_SECONDS = env.int("WHATSAPP_SENDING_LEASE_SECONDS", defau
 WHATSAPP_OUTBOX_STALE_SECONDS = env.int("WHATSAPP_OUTBOX_STALE_SECONDS", default=30)
 # Multiplies retry back-off delays (tests shrink them; 1.0 in production).
 WHATSAPP_RETRY_DELAY_SCALE = env.float("WHATSAPP_RETRY_DELAY_SCALE", default=1.0)
+# A stored webhook still pending this long lost its drain hint (broker down or flushed): the sweeper drains it.
+WHATSAPP_WEBHOOK_EVENTS_STALE_SECONDS = env.int("WHATSAPP_WEBHOOK_EVENTS_STALE_SECONDS", default=60)
+# A customer message not handled this long after it was stored lost its task (or its agent turn lost its
+# worker): the inbound sweeper hands it again. Longer than any agent's debounce.
+WHATSAPP_INBOUND_STALE_SECONDS = env.int("WHATSAPP_INBOUND_STALE_SECONDS", default=120)
+# An agent turn holds its conversation for this long, renewed before each model call; a lease that lapses
+# means the turn's worker died, and the turn is answered again.
+AGENT_TURN_LEASE_SECONDS = env.int("AGENT_TURN_LEASE_SECONDS", default=120)
 
 # --- Platform --------------------------------------------------------------------------
 # Hosts (`name` or `name:port`) an agent's HTTP tools may reach although they resolve to a

@@ -1,4 +1,5 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.mfa.adapter import DefaultMFAAdapter
 from django import forms
 from django.conf import settings
 
@@ -31,3 +32,22 @@ class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
         if token and commit:
             invitation_accept(token=token, user=user)
         return user
+
+
+class EncryptingMFAAdapter(DefaultMFAAdapter):
+    """TOTP seeds and recovery-code seeds are encrypted at rest with FIELD_ENCRYPTION_KEYS, like
+    every other secret (and re-encrypted by `rotate_encryption_keys`'s key list)."""
+
+    _FERNET_PREFIX = "gAAAA"  # every Fernet token starts so; anything else predates encryption
+
+    def encrypt(self, text: str) -> str:
+        from whatsapp_platform.encryption import secret_encrypt
+
+        return secret_encrypt(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        from whatsapp_platform.encryption import secret_decrypt
+
+        if not encrypted_text.startswith(self._FERNET_PREFIX):
+            return encrypted_text
+        return secret_decrypt(encrypted_text)

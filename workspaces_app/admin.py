@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from workspaces_app.admin_scoping import WorkspaceScopedAdmin
-from workspaces_app.models import ApiKey, Invitation, Membership, User, Workspace
+from workspaces_app.models import ApiKey, FileDeletion, Invitation, Membership, User, Workspace
 
 
 @admin.register(User)
@@ -93,3 +93,18 @@ class ApiKeyAdmin(WorkspaceScopedAdmin):
 
     def has_add_permission(self, request):
         return False  # keys are shown once on creation, which the console does
+
+
+@admin.register(FileDeletion)
+class FileDeletionAdmin(WorkspaceScopedAdmin):
+    """Stored files waiting to be deleted (an erasure or the retention policy); the retention job retries them."""
+
+    list_display = ["path", "workspace", "reason", "attempts", "created_at"]
+    list_filter = ["reason"]
+    readonly_fields = ["workspace", "path", "reason", "attempts", "last_error", "created_at"]
+
+    def has_add_permission(self, request):
+        return False  # written by erasure and retention, in the transaction that stops using the file
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -13,7 +13,7 @@ from workspaces_app import selectors, services
 from workspaces_app.adapters import INVITATION_SESSION_KEY
 from workspaces_app.decorators import workspace_member_required
 from workspaces_app.forms import ApiKeyForm, InvitationForm, MembershipRoleForm, RetentionForm, WorkspaceSettingsForm
-from workspaces_app.models import Membership, Role, User
+from workspaces_app.models import Invitation, Membership, Role, User
 
 
 def _form_error(form, exc: PlatformError) -> None:
@@ -136,6 +136,7 @@ def invitation_create(request):
 @require_POST
 @workspace_member_required("manage_members")
 def invitation_revoke(request, invitation_id: int):
+    get_object_or_404(Invitation, pk=invitation_id, workspace=request.workspace)  # another workspace's: 404
     services.invitation_revoke(workspace=request.workspace, invitation_id=invitation_id)
     messages.success(request, "Invitation revoked.")
     return redirect("workspace_settings", workspace_slug=request.workspace.slug)

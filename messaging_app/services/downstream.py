@@ -9,7 +9,7 @@ from channels_app.services import graph_client_for_channel
 from channels_app.whatsapp import errors as graph_errors
 from messaging_app.models import Conversation, Message
 from messaging_app.services.business_hours import business_hours_inbound_apply
-from messaging_app.services.inbound import inbound_unhandled_claim
+from messaging_app.services.inbound import inbound_handling_finish, inbound_unhandled_claim
 
 logger = logging.getLogger(__name__)
 
@@ -18,9 +18,11 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     """Take the conversation's new customer messages (oldest first) and react to them once.
 
     An agent answers one turn at a time: when a turn is running, this returns at once and the
-    running turn picks the new messages up as a follow-up when it finishes.
+    running turn picks the new messages up as a follow-up when it finishes. A turn whose worker died
+    (still marked running once its lease lapsed) is answered here, with its own messages, by the same run.
+    Handling that raises is left unfinished, and the inbound sweeper hands it again.
     """
-    from agents_app.turns import turn_claim, turn_release  # agents build on messaging, not the other way
+    from agents_app.turns import turn_claim, turn_interrupted_take, turn_release  # agents build on messaging
 
     conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
     turn_claimed = conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
@@ -29,25 +31,40 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     try:
         with transaction.atomic():
             messages = inbound_unhandled_claim(conversation_id=conversation_id)
+        # Holding the lease, no live turn runs here: a run still marked running lost its worker.
+        interrupted = turn_interrupted_take(conversation_id=conversation_id) if turn_claimed else None
+        if interrupted is not None:
+            earlier = Message.objects.filter(pk__in=interrupted.trigger_message_ids).exclude(
+                pk__in=[m.pk for m in messages]
+            )
+            messages = sorted([*earlier, *messages], key=lambda m: (m.timestamp, m.pk))
         if not messages:
+            inbound_handling_finish(conversation_id=conversation_id)
             return []
         conversation = Conversation.objects.select_related("channel", "contact", "assigned_agent", "workspace").get(
             pk=conversation_id
         )
-        if conversation.contact.blocked_at is not None:
-            # Staff blocked this contact: their messages are kept for the record, and nothing answers them
-            # (no agent turn, no away message, not even a read receipt).
-            return messages
-        # Outside business hours the channel's rule comes first: an away message, maybe no agent this turn.
-        agent_may_answer = business_hours_inbound_apply(conversation=conversation, now=timezone.now())
-        agent_replies = (
-            agent_may_answer and conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
-        )
-        _mark_read(conversation, messages[-1], typing=agent_replies)
+        agent_replies = False
+        if conversation.contact.blocked_at is None:
+            # Outside business hours the channel's rule comes first: an away message, maybe no agent this turn.
+            agent_may_answer = business_hours_inbound_apply(conversation=conversation, now=timezone.now())
+            agent_replies = (
+                agent_may_answer
+                and conversation.state == Conversation.State.AGENT
+                and bool(conversation.assigned_agent_id)
+            )
+            _mark_read(conversation, messages[-1], typing=agent_replies)
+        # else: staff blocked this contact: their messages are kept for the record, and nothing answers them
+        # (no agent turn, no away message, not even a read receipt).
         if agent_replies:
             from agents_app.services import agent_turn_run
 
-            agent_turn_run(conversation=conversation, messages=messages)
+            agent_turn_run(conversation=conversation, messages=messages, run=interrupted)
+        elif interrupted is not None:
+            from agents_app.turns import turn_interrupted_close
+
+            turn_interrupted_close(interrupted, reason="The agent no longer answers this conversation.")
+        inbound_handling_finish(conversation_id=conversation_id)
         return messages
     finally:
         if turn_claimed:

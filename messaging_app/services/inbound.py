@@ -3,6 +3,7 @@
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -53,7 +54,7 @@ def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message
         _annotation_apply(channel, message, item)
     elif _rating_answer(message):
         # A satisfaction rating (or the comment after it) neither reopens the conversation nor wakes the agent.
-        Message.objects.filter(pk=message.pk).update(handled_at=timezone.now())
+        Message.objects.filter(pk=message.pk).update(handled_at=timezone.now(), next_attempt_at=None)
         _conversation_inbound_touch(conversation, item.timestamp, counts_as_new_turn=False)
         return message
     first_inbound = conversation.last_inbound_at is None
@@ -91,6 +92,9 @@ def _message_insert(
     if context_wamid:
         reply_to = Message.objects.filter(channel=channel, wamid=context_wamid).first()
     media = item.content if item.message_type in MEDIA_TYPES else {}
+    # Annotations change another bubble; they need no turn of their own.
+    handled = item.message_type in _ANNOTATIONS or sender == Message.Sender.SYSTEM
+    now = timezone.now()
     try:
         with transaction.atomic():
             return Message.objects.create(
@@ -114,10 +118,9 @@ def _message_insert(
                 media_mime_type=str(media.get("mime_type") or ""),
                 media_sha256=str(media.get("sha256") or ""),
                 media_state=Message.MediaState.PENDING if media.get("id") else Message.MediaState.NONE,
-                # Annotations change another bubble; they need no turn of their own.
-                handled_at=timezone.now()
-                if item.message_type in _ANNOTATIONS or sender == Message.Sender.SYSTEM
-                else None,
+                handled_at=now if handled else None,
+                # Until its handling finished: the sweeper re-runs handling overdue from this moment.
+                next_attempt_at=None if handled else now,
             )
     except IntegrityError:
         # Stored before: Meta redelivers, and concurrent deliveries race; the constraint decides.
@@ -210,6 +213,40 @@ def _system_message_apply(channel: Channel, item: InboundMessage) -> Message | N
         return None
     conversation = conversation_for_contact(contact=contact)
     return _message_insert(channel, conversation, contact, item, sender=Message.Sender.SYSTEM)
+
+
+def inbound_handling_finish(*, conversation_id: int) -> None:
+    """The conversation's handled customer messages are done with: the agent's turn (if any) finished."""
+    Message.objects.filter(
+        conversation_id=conversation_id,
+        direction=Message.Direction.INBOUND,
+        handled_at__isnull=False,
+        next_attempt_at__isnull=False,
+    ).update(next_attempt_at=None)
+
+
+def inbound_overdue_sweep() -> int:
+    """Hand again the conversations whose customer messages wait longer than they should: their task was lost
+    (the broker flushed or down), or their worker died during the agent's turn. Returns how many.
+
+    An inbound message's next_attempt_at is set when it is stored and cleared when its handling finished
+    (inbound_handling_finish), so this is a range scan of the outbox index. Handling twice is harmless:
+    messages are claimed once, and an agent's turn holds its conversation's lease.
+    """
+    from messaging_app import tasks  # tasks import services
+
+    overdue = timezone.now() - timedelta(seconds=settings.WHATSAPP_INBOUND_STALE_SECONDS)
+    conversation_ids = list(
+        Message.objects.filter(status=Message.Status.RECEIVED, next_attempt_at__lte=overdue)
+        .order_by()
+        .values_list("conversation_id", flat=True)
+        .distinct()[:1000]
+    )
+    for conversation_id in conversation_ids:
+        tasks.conversation_inbound_handle.delay(conversation_id)
+    if conversation_ids:
+        logger.warning("overdue customer messages handed again", extra={"conversations": len(conversation_ids)})
+    return len(conversation_ids)
 
 
 def inbound_unhandled_claim(*, conversation_id: int) -> list[Message]:

@@ -181,7 +181,9 @@ def webhook_event_reprocess(*, event_id: int) -> WebhookEvent | None:
     return WebhookEvent.objects.filter(pk=event_id).first()
 
 
-def webhook_events_pending_stale(*, older_than_seconds: int = 60) -> bool:
+def webhook_events_pending_stale(*, older_than_seconds: int | None = None) -> bool:
     """True when some event has waited longer than it should (its drain hint was lost)."""
+    if older_than_seconds is None:
+        older_than_seconds = settings.WHATSAPP_WEBHOOK_EVENTS_STALE_SECONDS
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING, received_at__lte=cutoff).exists()

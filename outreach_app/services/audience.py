@@ -91,8 +91,11 @@ def campaign_recipients_import_csv(*, campaign: Campaign, text: str, default_reg
         raise InvalidInput(f"The CSV is larger than {CSV_MAX_BYTES // (1024 * 1024)} MB; split it.", field="csv")
     if default_region and default_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise InvalidInput(f"{default_region!r} is not a country code such as GB or US.", field="default_region")
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    headers = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff").replace("\x00", "")))
+    try:
+        headers = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
+    except csv.Error as exc:
+        raise InvalidInput(f"The first line is not CSV: {exc}.", field="csv") from None
     if not headers:
         raise InvalidInput("The CSV is empty; the first line must name the columns, e.g. phone,name.", field="csv")
     phone_column = next((headers[c] for c in PHONE_COLUMNS if c in headers), None)
@@ -110,7 +113,14 @@ def campaign_recipients_import_csv(*, campaign: Campaign, text: str, default_reg
     errors: list[dict] = []
     accepted: dict[str, tuple[int, str, dict]] = {}  # wa_id -> (line, name, parameters)
     rows = 0
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a quote never closed: the rest of the file cannot be read
+            errors.append({"line": reader.line_num, "reason": f"not readable as CSV ({exc}); the rest was not read"})
+            break
         rows += 1
         line = reader.line_num
         if rows > CSV_MAX_ROWS:

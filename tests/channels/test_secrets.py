@@ -88,3 +88,22 @@ def test_a_secret_encrypted_with_a_removed_key_fails_loudly_not_silently(setting
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(ImproperlyConfigured, match="rotation"):
         Channel.objects.get(pk=channel.pk)
+
+
+@pytest.mark.django_db
+def test_rotation_re_encrypts_totp_seeds_so_the_old_key_can_go(settings):
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    from tests.factories import UserFactory
+
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    totp = TOTP.activate(UserFactory(), "JBSWY3DPEHPK3PXPJBSWY3DP")
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    call_command("rotate_encryption_keys")
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]  # the old key is gone
+    from allauth.mfa.adapter import get_adapter
+
+    stored = Authenticator.objects.get(pk=totp.instance.pk).data["secret"]
+    assert get_adapter().decrypt(stored) == "JBSWY3DPEHPK3PXPJBSWY3DP"

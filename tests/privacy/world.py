@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from agents_app.models import AgentRun
@@ -50,11 +49,21 @@ def png() -> bytes:
 class Customer:
     contact: Contact
     conversation: Conversation
+    phone: str = PHONE
+    name: str = NAME
     words: list[str] = field(default_factory=list)  # what must not survive an erasure
 
     @property
     def needles(self) -> list[str]:
-        return [PHONE, NAME, *self.words]
+        return [self.phone, self.name, *self.words]
+
+    @property
+    def text(self) -> str:
+        return self.words[0]
+
+    @property
+    def transcript(self) -> str:
+        return self.words[1]
 
 
 def live_customer(sandbox, llm, receiver) -> Customer:
@@ -85,13 +94,13 @@ def live_customer(sandbox, llm, receiver) -> Customer:
     say("audio", {"data": OGG, "mime_type": "audio/ogg; codecs=opus", "voice": True}, runs=1)
     say("image", {"data": png(), "mime_type": "image/png", "caption": CAPTION}, runs=2)
     say("text", {"body": TEXT}, runs=3)
+    # The business's messages settle (read: no status webhook is still on its way), and every file is stored.
+    wait_until(lambda: not Message.objects.filter(direction="out").exclude(status="read"))
     sandbox.emulator.drain()
-    # The business's messages settle (sent, delivered, read), and every file is stored.
-    wait_until(lambda: not Message.objects.filter(direction="out", status__in=["queued", "sending", "accepted"]))
     wait_until(lambda: Message.objects.filter(media_state="stored").count() == 2)
 
     contact = Contact.objects.get(channel=sandbox.channel, wa_id=PHONE)
-    _outreach_and_rating(contact, sandbox.conversation)
+    _outreach_and_rating(contact, sandbox.conversation, comment=RATING_COMMENT, scheduled=SCHEDULED_TEXT)
     return Customer(
         contact=contact,
         conversation=Conversation.objects.get(pk=sandbox.conversation.pk),
@@ -99,10 +108,10 @@ def live_customer(sandbox, llm, receiver) -> Customer:
     )
 
 
-def _outreach_and_rating(contact: Contact, conversation: Conversation) -> None:
+def _outreach_and_rating(contact: Contact, conversation: Conversation, *, comment: str, scheduled: str) -> None:
     now = timezone.now()
     ConversationRating.objects.create(
-        workspace=contact.workspace, conversation=conversation, score=5, comment=RATING_COMMENT, answered_at=now
+        workspace=contact.workspace, conversation=conversation, score=5, comment=comment, answered_at=now
     )
     campaign = Campaign.objects.create(
         workspace=contact.workspace,
@@ -113,18 +122,18 @@ def _outreach_and_rating(contact: Contact, conversation: Conversation) -> None:
         import_report={
             "imported": 1,
             "rejected": 1,
-            "errors": [{"line": 3, "reason": f"+{PHONE} is already on line 2"}],
+            "errors": [{"line": 3, "reason": f"+{contact.wa_id} is already on line 2"}],
         },
     )
     CampaignRecipient.objects.create(
-        campaign=campaign, contact=contact, parameters={"first_name": "Sheena"}, source_line=2
+        campaign=campaign, contact=contact, parameters={"first_name": contact.profile_name.split()[0]}, source_line=2
     )
     ScheduledMessage.objects.create(
         workspace=contact.workspace,
         channel=contact.channel,
         contact=contact,
         message_type="text",
-        content={"body": SCHEDULED_TEXT},
+        content={"body": scheduled},
         send_at=now + timedelta(days=1),
     )
 
@@ -148,7 +157,9 @@ def _webhook(channel, name: str, replace: dict[str, str], *, received_days_ago: 
 def stored_customer(channel, *, phone: str = PHONE, name: str = NAME, days_ago: float = 0) -> Customer:
     """The same kinds of rows, written directly: a text, a photo (stored file), a voice note with its
     transcript, an agent run with a tool call, a status, a rating, a campaign row, a scheduled message
-    and the webhooks that carried them."""
+    and the webhooks that carried them. Each customer's words carry their number, so two never overlap."""
+    words = [f"{w} [{phone}]" for w in (TEXT, TRANSCRIPT, CAPTION, RATING_COMMENT, SCHEDULED_TEXT, BUTTONS_TEXT)]
+    text_body, transcript, caption, comment, scheduled, buttons = words
     conversation = conversation_with(channel, wa_id=phone, name=name)
     contact = conversation.contact
     when = timezone.now() - timedelta(days=days_ago)
@@ -163,7 +174,7 @@ def stored_customer(channel, *, phone: str = PHONE, name: str = NAME, days_ago: 
         **base,
         direction="in",
         message_type="text",
-        content={"body": TEXT},
+        content={"body": text_body},
         wamid=f"wamid.in-text-{phone}",
         sender="customer",
         status="received",
@@ -172,7 +183,7 @@ def stored_customer(channel, *, phone: str = PHONE, name: str = NAME, days_ago: 
         **base,
         direction="in",
         message_type="image",
-        content={"id": "m1", "caption": CAPTION},
+        content={"id": "m1", "caption": caption},
         wamid=f"wamid.in-image-{phone}",
         sender="customer",
         status="received",
@@ -192,14 +203,14 @@ def stored_customer(channel, *, phone: str = PHONE, name: str = NAME, days_ago: 
         media_id="m2",
         media_mime_type="audio/ogg",
         media_state="stored",
-        transcript=TRANSCRIPT,
+        transcript=transcript,
     )
     voice.media_file.save("voice.ogg", ContentFile(OGG), save=True)
     reply = Message.objects.create(
         **base,
         direction="out",
         message_type="interactive",
-        content={"type": "button", "body": {"text": BUTTONS_TEXT}},
+        content={"type": "button", "body": {"text": buttons}},
         wamid=f"wamid.out-{phone}",
         sender="agent",
         status="delivered",
@@ -213,23 +224,24 @@ def stored_customer(channel, *, phone: str = PHONE, name: str = NAME, days_ago: 
         provider="openai",
         status="answered",
         trigger_message_ids=[text.pk],
-        prompt=[{"role": "system", "content": f"The customer's name: {name}."}, {"role": "user", "content": TEXT}],
+        prompt=[{"role": "system", "content": f"The customer's name: {name}."}, {"role": "user", "content": text_body}],
         output="",
         tool_calls=[
-            {"name": "send_buttons", "arguments": {"text": BUTTONS_TEXT}, "result": {"ok": True}, "duration_ms": 1.5}
+            {"name": "send_buttons", "arguments": {"text": buttons}, "result": {"ok": True}, "duration_ms": 1.5}
         ],
         response_ms=900,
         finished_at=when,
     )
     AgentRun.objects.filter(pk=run.pk).update(started_at=when)
-    _outreach_and_rating(contact, conversation)
+    _outreach_and_rating(contact, conversation, comment=comment, scheduled=scheduled)
     _webhook(
         channel,
         "text.json",
         {
             "16505551234": phone,
             "Sheena Nelson": name,
-            "Does it come in another color?": TEXT,
+            "Does it come in another color?": text_body,
+            "US.13491208655302741918": f"US.{phone}",
             "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQ2NEZBQ0EyRENCQjg1NUJFREM4QwA=": text.wamid,
         },
         received_days_ago=days_ago,
@@ -241,13 +253,12 @@ def stored_customer(channel, *, phone: str = PHONE, name: str = NAME, days_ago: 
             "16505551234": phone,
             "Sheena Nelson": name,
             "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA": reply.wamid,
+            "US.13491208655302741918": f"US.{phone}",
         },
         received_days_ago=days_ago,
     )
     return Customer(
-        contact=Contact.objects.get(pk=contact.pk),
-        conversation=conversation,
-        words=[TEXT, TRANSCRIPT, CAPTION, RATING_COMMENT, SCHEDULED_TEXT, BUTTONS_TEXT],
+        contact=Contact.objects.get(pk=contact.pk), conversation=conversation, phone=phone, name=name, words=words
     )
 
 

@@ -39,7 +39,7 @@ from tests.factories import (
     member,
     outbound_message,
 )
-from workspaces_app.models import Invitation, Role
+from workspaces_app.models import FileDeletion, Invitation, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +68,7 @@ def world(settings):
         workspace=shop, email="new@luckyshrub.test", token_hash="f" * 64, expires_at=timezone.now() + timedelta(days=7)
     )
     api_key_for(shop)
+    FileDeletion.objects.create(workspace=shop, path="whatsapp-media/1/2026/01/erased.png", reason="erasure")
     agent = AgentFactory(workspace=shop, name="Fern", provider="openai", api_key=SECRETS["llm_key"])
     KnowledgeEntry.objects.create(agent=agent, title="Opening hours", body="9 to 5")
     http_tool_create(

@@ -192,3 +192,15 @@ def test_the_last_owner_cannot_step_down(client, acme):
     assert "at least one owner" in response.content.decode()
     membership.refresh_from_db()
     assert membership.role == Role.OWNER
+
+
+def test_totp_seeds_are_encrypted_at_rest_and_still_verify_codes(acme):
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value, yield_hotp_counters_from_time
+
+    teammate = member(acme, Role.AGENT)
+    seed = "JBSWY3DPEHPK3PXPJBSWY3DP"
+    totp = TOTP.activate(teammate, seed)
+    stored = Authenticator.objects.get(pk=totp.instance.pk).data["secret"]
+    assert seed not in stored and stored.startswith("gAAAA")  # a Fernet token, not the seed
+    code = format_hotp_value(hotp_value(seed, next(yield_hotp_counters_from_time())))
+    assert TOTP(Authenticator.objects.get(pk=totp.instance.pk)).validate_code(code)

@@ -29,4 +29,21 @@ class Command(BaseCommand):
                 count += 1
             total += count
             self.stdout.write(f"{model._meta.label}: {count} row(s) re-encrypted ({', '.join(fields)})")
+        total += self._authenticators()
         self.stdout.write(self.style.SUCCESS(f"Done: {total} row(s) now use the newest key."))
+
+    def _authenticators(self) -> int:
+        """allauth's TOTP seeds sit in a JSON field, encrypted by our MFA adapter: re-encrypt them too."""
+        from allauth.mfa.adapter import get_adapter
+        from allauth.mfa.models import Authenticator
+
+        adapter, count = get_adapter(), 0
+        for authenticator in Authenticator.objects.filter(type=Authenticator.Type.TOTP).iterator(chunk_size=500):
+            data = dict(authenticator.data)
+            if not data.get("secret"):
+                continue
+            data["secret"] = adapter.encrypt(adapter.decrypt(data["secret"]))
+            Authenticator.objects.filter(pk=authenticator.pk).update(data=data)
+            count += 1
+        self.stdout.write(f"mfa.Authenticator: {count} TOTP seed(s) re-encrypted")
+        return count

@@ -14,7 +14,7 @@ from django.utils import timezone
 from agents_app.models import AgentRun
 from channels_app.models import WebhookEvent
 from events_app.models import Event
-from messaging_app.models import Contact, Message
+from messaging_app.models import Contact
 from whatsapp_platform.errors import InvalidInput
 from workspaces_app.models import FileDeletion, Workspace
 

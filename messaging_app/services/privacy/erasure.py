@@ -33,8 +33,10 @@ from whatsapp_platform.errors import Conflict
 
 logger = logging.getLogger(__name__)
 
-# Webhooks reach the ledger before the contact exists (and failed ones may be reprocessed days later).
-LEDGER_LOOKBACK = timedelta(days=7)
+# The ledger bodies that name a contact arrive around their activity: a message's webhook within moments
+# of its timestamp (clocks differ), its statuses (and Meta's retries) within days.
+LEDGER_BEFORE = timedelta(hours=1)
+LEDGER_AFTER = timedelta(days=7)
 _WAMID = re.compile(rb'"(wamid\.[^"\\]+)"')
 
 
@@ -75,7 +77,9 @@ def contact_erase(*, contact: Contact, actor=None, request=None) -> dict[str, in
         messages = Message.objects.filter(contact=row)
         wamids = {w for pair in messages.values_list("wamid", "context_wamid") for w in pair if w}
         tokens = [t for t in (row.wa_id, row.user_id, row.parent_user_id) if t]
-        first_seen = min([row.created_at, *messages.order_by("timestamp").values_list("timestamp", flat=True)[:1]])
+        windows = _activity_windows(
+            [row.created_at, row.marketing_opt_out_at, *messages.values_list("timestamp", flat=True)]
+        )
         counts: dict[str, int] = {}
 
         # A message still waiting in the outbox would go out blank: it is not sent, as for a block.
@@ -89,11 +93,12 @@ def contact_erase(*, contact: Contact, actor=None, request=None) -> dict[str, in
             Q(message__contact=row) | Q(channel_id=row.channel_id, wamid__in=wamids)
         ).delete()[0]
         counts["ratings"] = ConversationRating.objects.filter(conversation_id__in=conversation_ids).update(comment="")
-        IdempotencyKey.objects.filter(message__contact=row).delete()
+        # The key's fingerprint hashes the API request that sent the message (its number and text).
+        counts["idempotency_keys"] = IdempotencyKey.objects.filter(message__contact=row).delete()[0]
         counts["agent_runs"] = agent_runs_redact(
             list(AgentRun.objects.filter(conversation_id__in=conversation_ids).only("pk", "tool_calls"))
         )
-        counts["webhook_bodies"] = _webhook_bodies_erase(row, tokens=tokens, wamids=wamids, since=first_seen, at=now)
+        counts["webhook_bodies"] = _webhook_bodies_erase(row, tokens=tokens, wamids=wamids, windows=windows, at=now)
         counts["events"] = _events_erase(row, conversation_ids, at=now)
         counts["scheduled_messages"] = ScheduledMessage.objects.filter(contact=row).delete()[0]
         counts["campaign_recipients"] = CampaignRecipient.objects.filter(contact=row).update(
@@ -120,28 +125,43 @@ def contact_erase(*, contact: Contact, actor=None, request=None) -> dict[str, in
     return counts
 
 
-def _webhook_bodies_erase(contact: Contact, *, tokens: list[str], wamids: set[str], since, at) -> int:
-    """Redact every ledger body on the contact's channel (or not tied to one) that names the contact."""
+def _activity_windows(moments: list[datetime | None]) -> list[tuple[datetime, datetime]]:
+    """When webhooks naming the contact can have been received: around each of their moments, merged."""
+    windows: list[tuple[datetime, datetime]] = []
+    for moment in sorted(m for m in moments if m is not None):
+        start, end = moment - LEDGER_BEFORE, moment + LEDGER_AFTER
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def _webhook_bodies_erase(contact: Contact, *, tokens: list[str], wamids: set[str], windows, at) -> int:
+    """Redact every ledger body on the contact's channel (or not tied to one) that names the contact.
+
+    Only the webhooks received around the contact's activity are read, not the channel's whole ledger;
+    bodies already redacted (older than the retention limit) are not read at all.
+    """
     needles = [f'"{token}"'.encode() for token in tokens]
     wamid_bytes = {w.encode() for w in wamids}
-    events = WebhookEvent.objects.filter(
+    ledger = WebhookEvent.objects.filter(
         Q(channel_id=contact.channel_id) | Q(channel__isnull=True),
         Q(workspace_id=contact.workspace_id) | Q(workspace__isnull=True),
-        received_at__gte=since - LEDGER_LOOKBACK,
     ).exclude(headers__has_key=REDACTED_HEADER)
-    redacted, cursor = 0, 0
-    while True:
-        page = events.filter(pk__gt=cursor).order_by("pk")
-        batch = list(page.values_list("pk", "body", "headers", "error")[:WEBHOOK_BATCH])
-        if not batch:
-            return redacted
-        for pk, body, headers, error in batch:
-            cursor = pk
-            raw = bytes(body or b"")
-            named = any(needle in raw for needle in needles) or bool(set(_WAMID.findall(raw)) & wamid_bytes)
-            if named:
-                webhook_event_redact(pk, raw, headers, error, reason="contact_erased", at=at, tokens=tokens)
-                redacted += 1
+    redacted = 0
+    for start, end in windows:
+        events, cursor = ledger.filter(received_at__gte=start, received_at__lte=end), 0
+        while batch := list(
+            events.filter(pk__gt=cursor).order_by("pk").values_list("pk", "body", "headers", "error")[:WEBHOOK_BATCH]
+        ):
+            for pk, body, headers, error in batch:
+                cursor = pk
+                raw = bytes(body or b"")
+                if any(needle in raw for needle in needles) or set(_WAMID.findall(raw)) & wamid_bytes:
+                    webhook_event_redact(pk, raw, headers, error, reason="contact_erased", at=at, tokens=tokens)
+                    redacted += 1
+    return redacted
 
 
 def event_payload_redact(payload: Any, *, at: datetime) -> dict:
