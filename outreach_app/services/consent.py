@@ -130,8 +130,8 @@ def _consent_keyword_apply(message: Message, *, opt_out: bool) -> None:
         changed = contact_marketing_opt_out(contact_id=message.contact_id, source=Source.KEYWORD, at=message.timestamp)
     else:
         changed = contact_marketing_opt_in(contact_id=message.contact_id, source=Source.KEYWORD)
-    # The keyword is handled here: the agent does not answer it as a question.
-    Message.objects.filter(pk=message.pk).update(handled_at=timezone.now())
+    # The keyword is handled here, with nothing left due: the agent does not answer it as a question.
+    Message.objects.filter(pk=message.pk).update(handled_at=timezone.now(), next_attempt_at=None)
     if changed:
         _reply_text(message, OPT_OUT_CONFIRMATION if opt_out else OPT_IN_CONFIRMATION)
 
