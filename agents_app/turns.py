@@ -92,8 +92,9 @@ def turn_interrupted_take(*, conversation_id: int) -> AgentRun | None:
     """The turn still marked running in this conversation, whose worker died; None when there is none.
 
     Call holding the turn lease, so no live turn can be running. If the dead turn had already queued its
-    reply, the outbox delivers it: the run is closed as answered and None is returned. Otherwise the run is
-    returned, for the caller to answer its messages with it (one turn per message, even across a crash).
+    reply, the outbox delivers it: the run is closed as answered, its messages finished, and None is returned.
+    Otherwise the run is returned, for the caller to answer its messages with it (one turn per message, even
+    across a crash).
     """
     from messaging_app.models import Message
 
@@ -110,6 +111,7 @@ def turn_interrupted_take(*, conversation_id: int) -> AgentRun | None:
     ).exists()
     if replied:
         _finish(run, AgentRun.Status.ANSWERED, error="The worker stopped after the reply was queued.")
+        Message.objects.filter(pk__in=run.trigger_message_ids).update(next_attempt_at=None)  # their handling is done
         return None
     logger.warning("resuming an agent turn whose worker stopped", extra={"agent_run_id": run.pk})
     return run

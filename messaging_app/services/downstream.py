@@ -9,7 +9,7 @@ from channels_app.services import graph_client_for_channel
 from channels_app.whatsapp import errors as graph_errors
 from messaging_app.models import Conversation, Message
 from messaging_app.services.business_hours import business_hours_inbound_apply
-from messaging_app.services.inbound import inbound_handling_finish, inbound_unhandled_claim
+from messaging_app.services.inbound import inbound_handling_finish, inbound_unfinished_add, inbound_unhandled_claim
 
 logger = logging.getLogger(__name__)
 
@@ -18,11 +18,12 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     """Take the conversation's new customer messages (oldest first) and react to them once.
 
     An agent answers one turn at a time: when a turn is running, this returns at once and the
-    running turn picks the new messages up as a follow-up when it finishes. A turn whose worker died
-    (still marked running once its lease lapsed) is answered here, with its own messages, by the same run.
-    Handling that raises is left unfinished, and the inbound sweeper hands it again.
+    running turn picks the new messages up as a follow-up when it finishes. Handling that raises (or whose
+    worker dies) is left unfinished; the inbound sweeper hands it again, and once the dead turn's lease has
+    lapsed its messages are answered here, by the same run.
     """
-    from agents_app.turns import turn_claim, turn_interrupted_take, turn_release  # agents build on messaging
+    # Agents build on messaging, not the other way round.
+    from agents_app.turns import turn_claim, turn_interrupted_close, turn_interrupted_take, turn_release
 
     conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
     turn_claimed = conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
@@ -31,13 +32,12 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     try:
         with transaction.atomic():
             messages = inbound_unhandled_claim(conversation_id=conversation_id)
-        # Holding the lease, no live turn runs here: a run still marked running lost its worker.
-        interrupted = turn_interrupted_take(conversation_id=conversation_id) if turn_claimed else None
-        if interrupted is not None:
-            earlier = Message.objects.filter(pk__in=interrupted.trigger_message_ids).exclude(
-                pk__in=[m.pk for m in messages]
-            )
-            messages = sorted([*earlier, *messages], key=lambda m: (m.timestamp, m.pk))
+        interrupted = None
+        if turn_claimed:
+            # Holding the lease, no live turn runs here: a run still marked running, and messages claimed but
+            # never finished, belong to a handling that died. They are answered now, by the same run.
+            interrupted = turn_interrupted_take(conversation_id=conversation_id)
+            messages = inbound_unfinished_add(conversation_id=conversation_id, messages=messages)
         if not messages:
             inbound_handling_finish(conversation_id=conversation_id)
             return []
@@ -61,8 +61,6 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
 
             agent_turn_run(conversation=conversation, messages=messages, run=interrupted)
         elif interrupted is not None:
-            from agents_app.turns import turn_interrupted_close
-
             turn_interrupted_close(interrupted, reason="The agent no longer answers this conversation.")
         inbound_handling_finish(conversation_id=conversation_id)
         return messages

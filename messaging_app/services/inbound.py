@@ -54,7 +54,7 @@ def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message
         _annotation_apply(channel, message, item)
     elif _rating_answer(message):
         # A satisfaction rating (or the comment after it) neither reopens the conversation nor wakes the agent.
-        Message.objects.filter(pk=message.pk).update(handled_at=timezone.now(), next_attempt_at=None)
+        Message.objects.filter(pk=message.pk).update(handled_at=timezone.now())
         _conversation_inbound_touch(conversation, item.timestamp, counts_as_new_turn=False)
         return message
     first_inbound = conversation.last_inbound_at is None
@@ -68,6 +68,9 @@ def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message
     if item.message_type in MEDIA_TYPES and message.media_id:
         transaction.on_commit(lambda: tasks.inbound_media_fetch.delay(message.pk))
     if item.message_type not in _ANNOTATIONS:
+        # Its handling is due from now on (unless a keyword already handled it): until that handling has
+        # finished, the inbound sweeper hands it again if its task is lost or its worker dies.
+        Message.objects.filter(pk=message.pk, handled_at__isnull=True).update(next_attempt_at=timezone.now())
         # The agent's debounce: a burst of messages becomes one turn (and racing webhooks settle).
         agent = conversation.assigned_agent
         settle = agent.debounce_seconds if agent is not None else INBOUND_SETTLE_SECONDS
@@ -94,7 +97,6 @@ def _message_insert(
     media = item.content if item.message_type in MEDIA_TYPES else {}
     # Annotations change another bubble; they need no turn of their own.
     handled = item.message_type in _ANNOTATIONS or sender == Message.Sender.SYSTEM
-    now = timezone.now()
     try:
         with transaction.atomic():
             return Message.objects.create(
@@ -118,9 +120,7 @@ def _message_insert(
                 media_mime_type=str(media.get("mime_type") or ""),
                 media_sha256=str(media.get("sha256") or ""),
                 media_state=Message.MediaState.PENDING if media.get("id") else Message.MediaState.NONE,
-                handled_at=now if handled else None,
-                # Until its handling finished: the sweeper re-runs handling overdue from this moment.
-                next_attempt_at=None if handled else now,
+                handled_at=timezone.now() if handled else None,
             )
     except IntegrityError:
         # Stored before: Meta redelivers, and concurrent deliveries race; the constraint decides.
@@ -215,6 +215,22 @@ def _system_message_apply(channel: Channel, item: InboundMessage) -> Message | N
     return _message_insert(channel, conversation, contact, item, sender=Message.Sender.SYSTEM)
 
 
+def inbound_unfinished_add(*, conversation_id: int, messages: list[Message]) -> list[Message]:
+    """`messages` and the conversation's customer messages that an earlier handling claimed but never finished
+    (its worker died, or its database went away mid-turn), oldest first.
+
+    Call holding the conversation's turn lease: then no other handling of these messages is running.
+    """
+    claimed = {m.pk for m in messages}
+    earlier = Message.objects.filter(
+        conversation_id=conversation_id,
+        direction=Message.Direction.INBOUND,
+        handled_at__isnull=False,
+        next_attempt_at__isnull=False,
+    ).exclude(pk__in=claimed)
+    return sorted([*earlier, *messages], key=lambda m: (m.timestamp, m.pk))
+
+
 def inbound_handling_finish(*, conversation_id: int) -> None:
     """The conversation's handled customer messages are done with: the agent's turn (if any) finished."""
     Message.objects.filter(
@@ -229,8 +245,8 @@ def inbound_overdue_sweep() -> int:
     """Hand again the conversations whose customer messages wait longer than they should: their task was lost
     (the broker flushed or down), or their worker died during the agent's turn. Returns how many.
 
-    An inbound message's next_attempt_at is set when it is stored and cleared when its handling finished
-    (inbound_handling_finish), so this is a range scan of the outbox index. Handling twice is harmless:
+    An inbound message's next_attempt_at is set when it is stored for handling and cleared when its handling
+    finished (inbound_handling_finish), so this is a range scan of the outbox index. Handling twice is harmless:
     messages are claimed once, and an agent's turn holds its conversation's lease.
     """
     from messaging_app import tasks  # tasks import services

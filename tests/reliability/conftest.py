@@ -23,6 +23,7 @@ from tests.agents.llm_servers import FakeOpenAIServer
 from tests.factories import AgentFactory, ChannelFactory, WorkspaceFactory
 from tests.reliability import topology
 from tests.reliability.meta import MetaSender
+from tests.reliability.settle import wait_at_rest
 
 LINE_APP_SECRET = "line-app-secret"
 LINE_TOKEN = "line-access-token"
@@ -63,9 +64,7 @@ def line(emulator, llm):
     )
     channel = ChannelFactory(workspace=workspace, provider=Channel.Provider.SANDBOX, agent=agent)
     webhook_path = f"/webhooks/whatsapp/{channel.public_id}/"
-    number = emulator.provision(
-        f"{emulator.url}{webhook_path}", app_secret=LINE_APP_SECRET, access_token=LINE_TOKEN
-    )
+    number = emulator.provision(f"{emulator.url}{webhook_path}", app_secret=LINE_APP_SECRET, access_token=LINE_TOKEN)
     Channel.objects.filter(pk=channel.pk).update(
         phone_number_id=number.phone_number_id,
         waba_id=number.waba_id,
@@ -140,6 +139,19 @@ class PlatformUnderTest:
 
     def customer(self, phone: str, name: str = "Customer"):
         return self.emulator.customer(self.number, name=name, phone=phone)
+
+    def wait_at_rest(self, timeout: float = 120) -> None:
+        """Let the platform finish what is in flight, its sweepers running as Celery beat would run them."""
+        wait_at_rest(self.db, timeout=timeout, sweep=self.processes.sweep, diagnose=self.logs)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {name} ---\n{self.processes.log_tail(name)}" for name in ("worker", "web"))
+
+    def reconnect(self) -> None:
+        """Drop this process's connection to the platform's database (after the server restarted)."""
+        from django.db import connections
+
+        connections[self.db].close()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-""""Nothing lost": the invariants every reliability test ends on, written once.
+""" "Nothing lost": the invariants every reliability test ends on, written once.
 
 Checked at rest, after the test let the platform settle:
 - every webhook answered 2xx is in the database (the test passes the bodies it saw acknowledged), and no
@@ -70,7 +70,9 @@ def _webhooks(using: str, acknowledged: Iterable[bytes]) -> list[str]:
         missing = wanted - stored
         if missing:
             found.append(f"{len(missing)} webhook(s) answered 2xx are not in the database")
-    pending = list(WebhookEvent.objects.using(using).filter(state=WebhookEvent.State.PENDING).values_list("pk", flat=True))
+    pending = list(
+        WebhookEvent.objects.using(using).filter(state=WebhookEvent.State.PENDING).values_list("pk", flat=True)
+    )
     if pending:
         found.append(f"{len(pending)} stored webhook event(s) never processed: ids {_some(pending)}")
     unexplained = list(
@@ -86,9 +88,12 @@ def _inbound(using: str) -> list[str]:
 
     found = []
     inbound = Message.objects.using(using).filter(direction=Message.Direction.INBOUND)
-    unhandled = list(inbound.filter(handled_at__isnull=True).values_list("pk", flat=True))
+    unhandled = [
+        f"{pk} ({kind} {wamid})"
+        for pk, kind, wamid in inbound.filter(handled_at__isnull=True).values_list("pk", "message_type", "wamid")
+    ]
     if unhandled:
-        found.append(f"{len(unhandled)} inbound message(s) never handled: ids {_some(unhandled)}")
+        found.append(f"{len(unhandled)} inbound message(s) never handled: {_some(unhandled)}")
     # An inbound message's next_attempt_at is set until its handling (the agent's turn included) finished.
     unfinished = list(inbound.filter(next_attempt_at__isnull=False).values_list("pk", flat=True))
     if unfinished:
@@ -110,9 +115,9 @@ def _outbound(using: str) -> list[str]:
 
     found = []
     outbound = Message.objects.using(using).filter(direction=Message.Direction.OUTBOUND)
-    for pk, status, code, title, details, next_attempt_at, attempts in outbound.exclude(status__in=_SETTLED).values_list(
-        "pk", "status", "error_code", "error_title", "error_details", "next_attempt_at", "attempts"
-    ):
+    for pk, status, code, title, details, next_attempt_at, attempts in outbound.exclude(
+        status__in=_SETTLED
+    ).values_list("pk", "status", "error_code", "error_title", "error_details", "next_attempt_at", "attempts"):
         if status == Message.Status.FAILED:
             if code is None and not title and not details:
                 found.append(f"outbound message {pk} failed without a reason")
@@ -214,7 +219,9 @@ def _graph(using: str, emulator_using: str) -> list[str]:
         sends[payload.get("biz_opaque_callback_data", "")] += 1
     flagged = {
         str(public_id)
-        for public_id in Message.objects.using(using).filter(possible_duplicate=True).values_list("public_id", flat=True)
+        for public_id in Message.objects.using(using)
+        .filter(possible_duplicate=True)
+        .values_list("public_id", flat=True)
     }
     for public_id, count in sends.items():
         if count > 1 and not (public_id in flagged and count == 2):

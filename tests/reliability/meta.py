@@ -41,7 +41,10 @@ class MetaSender:
             "metadata": {"display_phone_number": self.display_digits, "phone_number_id": self.phone_number_id},
             **parts,
         }
-        body = {"object": "whatsapp_business_account", "entry": [{"id": self.waba_id, "changes": [{"value": value, "field": "messages"}]}]}
+        body = {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": self.waba_id, "changes": [{"value": value, "field": "messages"}]}],
+        }
         return json.dumps(body, ensure_ascii=True).encode("ascii")
 
     def inbound_text(
@@ -89,14 +92,16 @@ def captured_customer_message(number, customer, text: str) -> tuple[str, bytes]:
     from cloudapi_emulator.services.webhooks import contact_of, envelope, messages_value
     from cloudapi_emulator.signatures import webhook_body
 
-    webhook_url = PhoneNumber.objects.filter(pk=number.pk).values_list("webhook_url", flat=True).get()
-    PhoneNumber.objects.filter(pk=number.pk).update(webhook_url="")  # no route: nothing is queued for delivery
+    number.refresh_from_db()
+    webhook_url = number.webhook_url
+    number.webhook_url = ""  # no route: nothing is queued for delivery
+    PhoneNumber.objects.filter(pk=number.pk).update(webhook_url="")
     try:
         wamid = customer_message_send(number=number, customer=customer, message_type="text", content={"body": text})
     finally:
+        number.webhook_url = webhook_url
         PhoneNumber.objects.filter(pk=number.pk).update(webhook_url=webhook_url)
     payload = GraphMessage.objects.get(wamid=wamid).payload
-    number.refresh_from_db()
     body = envelope(
         waba_id=number.waba_id,
         field="messages",

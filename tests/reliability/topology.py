@@ -117,10 +117,12 @@ class PostgresServer:
         self._run(self._initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
 
     def start(self) -> None:
-        # Durability settings off: these clusters hold nothing worth an fsync, and the suite runs on 2 cores.
+        # No fsync: the data need not survive the machine crashing, only this server being killed, and WAL
+        # written at each commit (synchronous_commit stays on) is enough for that. With synchronous_commit
+        # off, a killed server would lose commits it had acknowledged: exactly what the tests look for.
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=120"
+            "-c full_page_writes=off -c max_connections=120"
         )
         self._run(self._pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "-t", "30", "start")
 
@@ -224,6 +226,7 @@ def platform_env(*, database_url: str, redis_url: str, graph_url: str, **overrid
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "CACHE_KEY_PREFIX": "wap-reliability",
         "LOG_LEVEL": "WARNING",
+        "LOG_JSON": "false",  # read by people, in a failing test's output
         "PYTHONUNBUFFERED": "1",
         "GRAPH_API_BASE_URL": graph_url,
         "WHATSAPP_EMULATOR_GRAPH_URL": graph_url,
@@ -384,7 +387,7 @@ class Platform:
         return "\n".join(text[-lines:])
 
     def stop(self) -> None:
-        for name, process in self.processes.items():
+        for process in self.processes.values():
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
@@ -398,7 +401,8 @@ class Platform:
                 process.wait(timeout=5)
         if self._celery is not None:
             self._celery.close()
-        shutil.rmtree(self.log_dir, ignore_errors=True)
+        if not os.environ.get("RELIABILITY_KEEP_LOGS"):
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
 # --- a second database alias for the platform's database -----------------------------------------
@@ -406,7 +410,12 @@ class Platform:
 
 @contextlib.contextmanager
 def database_alias(alias: str, url: str):
-    """Reach another database from the test process with the ORM (`Model.objects.using(alias)`)."""
+    """Reach another database from the test process with the ORM (`Model.objects.using(alias)`).
+
+    The connection is made, then its alias is taken out of the settings again: Django's test cases refuse
+    connections to configured aliases they were not told about, and allow ones created on the fly. The
+    connection lives in this thread only, so query it from the test's own thread.
+    """
     import environ
     from django.db import connections
 
@@ -415,10 +424,12 @@ def database_alias(alias: str, url: str):
     configured = connections.configure_settings({"default": dict(connections.settings["default"]), alias: config})
     connections.settings[alias] = configured[alias]
     try:
+        connection = connections[alias]
+    finally:
+        connections.settings.pop(alias, None)
+    try:
         yield alias
     finally:
-        with contextlib.suppress(Exception):
-            connections[alias].close()
+        connection.close()
         with contextlib.suppress(AttributeError):
             delattr(connections._connections, alias)
-        connections.settings.pop(alias, None)
