@@ -74,3 +74,33 @@ def not_found_response() -> Response:
         error_body("not_found", "Not found. Check the id; it may belong to another workspace or have been deleted."),
         status=status.HTTP_404_NOT_FOUND,
     )
+
+
+class NulByteGuardMiddleware:
+    """Refuses API requests carrying NUL characters in the query or a JSON body with a clear 400.
+
+    No field of ours can hold one, and PostgreSQL refuses them in text; without this guard a
+    stray `\\u0000` would surface as a database error (a 500) wherever it reached a query.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/") and self._carries_nul(request):
+            from django.http import JsonResponse
+
+            return JsonResponse(
+                error_body("invalid", "The request contains a NUL character (\\u0000); remove it and send again."),
+                status=400,
+            )
+        return self.get_response(request)
+
+    @staticmethod
+    def _carries_nul(request) -> bool:
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
+            return True
+        if request.content_type == "application/json":
+            body = request.body
+            return b"\x00" in body or b"\\u0000" in body
+        return False

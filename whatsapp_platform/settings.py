@@ -130,6 +130,7 @@ if WHATSAPP_EMULATOR_ENABLED:
 
 MIDDLEWARE = [
     "whatsapp_platform.observability.RequestIdMiddleware",
+    "whatsapp_platform.api.NulByteGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -33,12 +33,8 @@ def idempotent_send(*, workspace, key: str, fingerprint: str, send: Callable[[],
     for _ in range(3):
         try:
             with transaction.atomic():
-                row = (
-                    IdempotencyKey.objects.select_for_update()
-                    .select_related("message")
-                    .filter(workspace=workspace, key=key)
-                    .first()
-                )
+                # No join here: PostgreSQL cannot lock the nullable side of an outer join.
+                row = IdempotencyKey.objects.select_for_update().filter(workspace=workspace, key=key).first()
                 if row is not None and row.created_at < timezone.now() - KEY_TTL:
                     row.delete()  # an expired key starts afresh
                     row = None
