@@ -142,7 +142,12 @@ class PlatformUnderTest:
 
     def wait_at_rest(self, timeout: float = 120) -> None:
         """Let the platform finish what is in flight, its sweepers running as Celery beat would run them."""
-        wait_at_rest(self.db, timeout=timeout, sweep=self.processes.sweep, diagnose=self.logs)
+
+        def beat() -> None:
+            self.processes.supervise()
+            self.processes.sweep()
+
+        wait_at_rest(self.db, timeout=timeout, sweep=beat, diagnose=self.logs)
 
     def logs(self) -> str:
         return "\n".join(f"--- {name} ---\n{self.processes.log_tail(name)}" for name in ("worker", "web"))
@@ -155,7 +160,7 @@ class PlatformUnderTest:
 
 
 @pytest.fixture
-def platform(emulator, llm, postgres_server, platform_template, redis_server, settings):
+def platform(emulator, llm, postgres_server, platform_template, redis_server):
     """The platform's processes on their own copy of the template database, with Graph at the emulator."""
     name = f"platform_{next(_database_names)}"
     postgres_server.admin(f'CREATE DATABASE "{name}" TEMPLATE "platform_template"')

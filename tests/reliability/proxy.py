@@ -11,6 +11,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from collections import deque
 
 
@@ -20,6 +21,7 @@ class ResettingProxy:
         self._plan: deque[bool] = deque()  # True: reset before forwarding; False: after Graph answered
         self._lock = threading.Lock()
         self.resets = 0
+        self._in_flight = 0
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         self._stopping = False
@@ -38,6 +40,12 @@ class ResettingProxy:
         with contextlib.suppress(OSError):
             self._server.close()
         self._thread.join(5)
+
+    def wait_idle(self, timeout: float = 30) -> None:
+        """Wait for requests still held upstream (a hanging Graph call whose client already gave up)."""
+        deadline = time.monotonic() + timeout
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def reset_next(self, *, before: bool) -> None:
         with self._lock:
@@ -85,12 +93,18 @@ class ResettingProxy:
         head, _, body = request.partition(b"\r\n\r\n")
         lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"connection:")]
         request = b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n" + body
-        with socket.create_connection(("127.0.0.1", self.upstream_port), timeout=30) as upstream:
-            upstream.sendall(request)
-            chunks = []
-            while chunk := upstream.recv(65536):
-                chunks.append(chunk)
-        return b"".join(chunks)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            with socket.create_connection(("127.0.0.1", self.upstream_port), timeout=30) as upstream:
+                upstream.sendall(request)
+                chunks = []
+                while chunk := upstream.recv(65536):
+                    chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
 
 def _read_request(client: socket.socket, buffered: bytes) -> tuple[bytes | None, bytes]:

@@ -97,10 +97,10 @@ def test_a_hundred_messages_each_delivered_ten_times_at_once_with_statuses_are_s
         for i in range(4)
         for customer in customers
     ]
-    # 20 messages the business sent earlier (templates, so no window applies), each getting sent, delivered
-    # and read; 5 of them also failed.
+    # 10 messages the business sent earlier (templates, so no window applies), each getting sent, delivered
+    # and read; 3 of them also failed.
     sent_earlier = []
-    for n in range(20):
+    for n in range(10):
         conversation = conversation_with(line.channel, wa_id=f"4477009{n:05d}", name=f"Earlier {n}")
         sent_earlier.append(
             Message.objects.create(
@@ -123,7 +123,7 @@ def test_a_hundred_messages_each_delivered_ten_times_at_once_with_statuses_are_s
         for k, s in enumerate(("sent", "delivered", "read"))
     ] + [
         line.meta.status(wamid=m.wamid, status="failed", wa_id=m.contact.wa_id, error_code=131026)
-        for m in sent_earlier[:5]
+        for m in sent_earlier[:3]
     ]
     storm = [body for _, body in inbound] * 10 + statuses * 10
     random.Random(20261124).shuffle(storm)
@@ -137,10 +137,10 @@ def test_a_hundred_messages_each_delivered_ten_times_at_once_with_statuses_are_s
     stored = Message.objects.filter(direction=Message.Direction.INBOUND)
     assert sorted(stored.values_list("wamid", flat=True)) == sorted(wamid for wamid, _ in inbound)
     assert Conversation.objects.filter(contact__wa_id__startswith="1650555").count() == 25
-    for message in sent_earlier[:5]:
+    for message in sent_earlier[:3]:
         message.refresh_from_db()
         assert (message.status, message.error_code) == ("failed", 131026)
-    for message in sent_earlier[5:]:
+    for message in sent_earlier[3:]:
         message.refresh_from_db()
         assert message.status == "read" and message.sent_at < message.delivered_at < message.read_at
     invariants_check(acknowledged=storm, emulator_using="default")
@@ -149,7 +149,7 @@ def test_a_hundred_messages_each_delivered_ten_times_at_once_with_statuses_are_s
 def test_a_burst_of_ten_messages_within_50_ms_is_one_conversation_in_order_and_one_debounced_turn(
     line, celery_worker, live_server
 ):
-    Agent.objects.filter(pk=line.agent.pk).update(debounce_seconds=1.0)
+    Agent.objects.filter(pk=line.agent.pk).update(debounce_seconds=2.0)
     sheena = line.customer("16505551234", name="Sheena")
     burst = [captured_customer_message(line.number, sheena, f"part {i} of my question") for i in range(10)]
     port = int(live_server.url.rsplit(":", 1)[1])
@@ -173,7 +173,7 @@ def test_a_burst_of_ten_messages_within_50_ms_is_one_conversation_in_order_and_o
     for thread in senders:
         thread.join(30)
     assert answers == [200] * 10
-    assert time.monotonic() - began < 1.0  # the whole burst was in before the debounce ended
+    assert time.monotonic() - began < 1.0  # the whole burst was in well before the debounce ended
 
     wait_at_rest(timeout=60)
 

@@ -301,6 +301,7 @@ class Platform:
         self.web_port = free_port()
         self.log_dir = Path(tempfile.mkdtemp(prefix="wap-reliability-logs-"))
         self.processes: dict[str, subprocess.Popen] = {}
+        self.restarts: list[str] = []  # what `supervise` had to restart
         self._celery = None
 
     @property
@@ -343,6 +344,19 @@ class Platform:
         self.wait_web()
         self.wait_worker()
 
+    def supervise(self) -> None:
+        """Restart a process that exited, as a process supervisor (systemd's Restart=always) does in production.
+
+        Needed for the worker: when the Redis connection drops while it holds unacknowledged tasks, kombu's
+        Redis transport fails to restore them and the worker exits ("Unrecoverable error: AttributeError:
+        'NoneType' object has no attribute 'hostname'"). Restarts are counted in `restarts`.
+        """
+        starters = {"web": self.start_web, "worker": self.start_worker}
+        for name, process in list(self.processes.items()):
+            if process.poll() is not None:
+                self.restarts.append(name)
+                starters[name]()
+
     def _alive_or_raise(self, name: str) -> None:
         process = self.processes[name]
         if process.poll() is not None:
@@ -373,9 +387,7 @@ class Platform:
         """Run periodic jobs now, as Celery beat would (all the sweepers when no name is given)."""
         from django.conf import settings
 
-        names = task_names or [
-            job["task"] for job in settings.PERIODIC_JOBS.values() if job["task"].endswith(("sweep", "_recover"))
-        ]
+        names = task_names or [job["task"] for job in settings.PERIODIC_JOBS.values() if job["task"].endswith("sweep")]
         for name in names:
             self.celery.send_task(name)
 
