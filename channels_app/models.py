@@ -130,10 +130,20 @@ class WebhookEvent(models.Model):
     error = models.TextField(blank=True)
     # What the event carried, for the log's filters: "messages", "statuses", a field name...
     summary = models.CharField(max_length=200, blank=True)
+    # Set at intake from the raw bytes: the body carries customer messages. Under load these are drained
+    # before delivery statuses, so customers are answered while the statuses catch up.
+    customer_messages = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-received_at"]
-        indexes = [models.Index(fields=["state", "received_at"], name="webhookevent_state_idx")]
+        indexes = [
+            models.Index(fields=["state", "received_at"], name="webhookevent_state_idx"),
+            models.Index(
+                fields=["id"],
+                condition=models.Q(state="pending", customer_messages=True),
+                name="webhookevent_pending_msgs_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"webhook {self.pk} ({self.state})"

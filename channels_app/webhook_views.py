@@ -10,6 +10,7 @@ import json
 import logging
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -25,6 +26,14 @@ logger = logging.getLogger(__name__)
 
 _ACK = json.dumps({"received": True}).encode()
 _REJECTED = {"error": {"code": "invalid_signature", "message": "X-Hub-Signature-256 is missing or does not match."}}
+_UNAVAILABLE = {
+    "error": {
+        "code": "temporarily_unavailable",
+        "message": "The webhook could not be stored (database unavailable); it was not accepted. Retry later.",
+    }
+}
+# Meta retries unacknowledged webhooks with backoff for days; other senders may honour the header.
+_RETRY_AFTER_SECONDS = 5
 
 
 def _challenge_response(request, expected_token: str) -> HttpResponse:
@@ -37,7 +46,22 @@ def _challenge_response(request, expected_token: str) -> HttpResponse:
     return HttpResponse("Verification token mismatch.", status=403, content_type="text/plain")
 
 
+def _unavailable(error: DatabaseError) -> JsonResponse:
+    """Nowhere to write the event down, so it is not acknowledged: a 503 makes the sender deliver it again."""
+    logger.error("webhook refused: the database is unavailable", extra={"error": str(error)[:300]})
+    response = JsonResponse(_UNAVAILABLE, status=503)
+    response["Retry-After"] = str(_RETRY_AFTER_SECONDS)
+    return response
+
+
 def _receive(request, *, app_secret: str, channel: Channel | None) -> HttpResponse:
+    try:
+        return _receive_and_store(request, app_secret=app_secret, channel=channel)
+    except DatabaseError as error:
+        return _unavailable(error)
+
+
+def _receive_and_store(request, *, app_secret: str, channel: Channel | None) -> HttpResponse:
     raw = request.body  # the exact bytes Meta signed; never re-serialised
     valid = signature_valid(raw, request.headers.get("X-Hub-Signature-256"), app_secret)
     # Autocommit: the row is durable before we answer, and the hint below cannot outrun it.
@@ -71,7 +95,10 @@ def meta_app_webhook(request):
 @csrf_exempt
 def channel_webhook(request, channel_id):
     """A channel connected by hand with its own Meta app: its own verify token and app secret."""
-    channel = get_object_or_404(Channel, public_id=channel_id)
+    try:
+        channel = get_object_or_404(Channel, public_id=channel_id)
+    except DatabaseError as error:
+        return _unavailable(error)
     if request.method == "GET":
         return _challenge_response(request, channel.verify_token)
     if request.method == "POST":

@@ -1,9 +1,38 @@
+import gc
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_platform.settings")
 
 app = Celery("whatsapp_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+def _worker_shared_memory_prepare(sender=None, **kwargs) -> None:
+    """In the worker's parent, before a prefork pool forks: load what every task process needs and move it
+    out of the garbage collector's reach. The children then share those pages copy-on-write instead of
+    each holding its own copy (a collection would otherwise touch, and so copy, every object)."""
+    if "prefork" not in str(getattr(sender, "pool_cls", "")).lower():
+        return
+    from django.urls import get_resolver
+
+    from agents_app.providers.base import providers_preload
+
+    providers_preload()
+    get_resolver().url_patterns  # noqa: B018 (reverse() in tasks builds links; load the URLconf once)
+    gc.collect()
+    gc.freeze()
+
+
+@signals.task_prerun.connect
+def _database_connection_check(sender=None, **kwargs) -> None:
+    """Connections are reused across tasks (CELERY_DB_REUSE_MAX): close one that broke (say PostgreSQL
+    restarted) or outlived CONN_MAX_AGE, as Django does between web requests, so the task opens a fresh one."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return  # in-process tasks run inside their caller's transaction
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -146,6 +146,21 @@ def provider_for(
     return provider
 
 
+def providers_preload() -> None:
+    """Import both SDK-backed providers now. The Celery worker calls this before its pool forks, so the
+    task processes share one copy of the SDKs (about 60 MB) instead of each importing its own on its
+    first agent turn."""
+    from agents_app.providers.anthropic_provider import AnthropicProvider
+    from agents_app.providers.openai_compatible import OpenAICompatibleProvider
+
+    # Building a client pulls in the SDKs' lazily imported resources and the TLS bundle.
+    openai_client = OpenAICompatibleProvider(
+        model="preload", api_key="preload", base_url="http://127.0.0.1:9/v1"
+    )._sdk()
+    openai_client.chat.completions, openai_client.audio.transcriptions  # noqa: B018
+    AnthropicProvider(model="preload", api_key="preload", base_url="http://127.0.0.1:9")._sdk().messages  # noqa: B018
+
+
 def _provider_build(*, kind: str, model: str, api_key: str, base_url: str, transcription_model: str) -> LLMProvider:
     if kind == "openai":
         from agents_app.providers.openai_compatible import OpenAICompatibleProvider

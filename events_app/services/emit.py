@@ -5,6 +5,8 @@ the change does; its deliveries are attempted after commit. The other functions 
 the hook points call: each builds one event type's `data` from our models.
 """
 
+from collections.abc import Callable
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,10 +15,11 @@ from events_app.models import Delivery, Event, WebhookSubscription
 STATUS_EVENTS = frozenset({"delivered", "read", "failed"})
 
 
-def event_emit(*, workspace_id: int, type: str, data: dict) -> Event | None:
+def event_emit(*, workspace_id: int, type: str, data: dict | Callable[[], dict]) -> Event | None:
     """Record the event and one delivery per enabled subscription that wants it; None when none does.
 
-    Cheap when the workspace has no subscription: one query on an index of (workspace, enabled).
+    Cheap when the workspace has no subscription: one query on an index of (workspace, enabled), and
+    `data`, when given as a function, is never built (it reads related rows; this runs for every status).
     Call inside the transaction that made the change.
     """
     wanted = [
@@ -28,7 +31,8 @@ def event_emit(*, workspace_id: int, type: str, data: dict) -> Event | None:
     ]
     if not wanted:
         return None
-    event = Event.objects.create(workspace_id=workspace_id, type=type, payload=data)
+    payload = data() if callable(data) else data
+    event = Event.objects.create(workspace_id=workspace_id, type=type, payload=payload)
     now = timezone.now()
     deliveries = Delivery.objects.bulk_create(
         [Delivery(event=event, subscription_id=pk, next_attempt_at=now) for pk in wanted]
@@ -55,27 +59,37 @@ def event_envelope(event: Event) -> dict:
 
 def message_event_emit(*, type: str, message) -> Event | None:
     """message.received or message.sent."""
-    return event_emit(workspace_id=message.workspace_id, type=type, data=_message_data(message))
+    return event_emit(workspace_id=message.workspace_id, type=type, data=lambda: _message_data(message))
 
 
 def message_status_emit(*, message) -> Event | None:
     """message.status_updated, for the statuses a customer's system acts on (delivered, read, failed)."""
     if message.status not in STATUS_EVENTS:
         return None
-    return event_emit(workspace_id=message.workspace_id, type="message.status_updated", data=_message_data(message))
+    return event_emit(
+        workspace_id=message.workspace_id, type="message.status_updated", data=lambda: _message_data(message)
+    )
 
 
 def conversation_event_emit(*, type: str, conversation, reason: str = "") -> Event | None:
     """conversation.created, conversation.handoff (with the reason) or conversation.closed."""
-    data = _conversation_data(conversation)
-    if type == "conversation.handoff":
-        data["reason"] = reason
+
+    def data() -> dict:
+        payload = _conversation_data(conversation)
+        if type == "conversation.handoff":
+            payload["reason"] = reason
+        return payload
+
     return event_emit(workspace_id=conversation.workspace_id, type=type, data=data)
 
 
 def csat_event_emit(*, rating) -> Event | None:
-    data = _conversation_data(rating.conversation)
-    data["rating"] = {"score": rating.score, "comment": rating.comment, "answered_at": _iso(rating.answered_at)}
+
+    def data() -> dict:
+        payload = _conversation_data(rating.conversation)
+        payload["rating"] = {"score": rating.score, "comment": rating.comment, "answered_at": _iso(rating.answered_at)}
+        return payload
+
     return event_emit(workspace_id=rating.workspace_id, type="csat.received", data=data)
 
 

@@ -48,22 +48,29 @@ def webhook_events_drain_schedule() -> None:
 
 
 def webhook_events_drain(*, time_budget_seconds: float = 30.0) -> int:
-    """Process pending webhook events oldest first, in batches, until none is left (or the budget is spent)."""
+    """Process pending webhook events in batches until none is left (or the budget is spent): those carrying
+    customer messages first, oldest first, then the rest (statuses, account events) oldest first. Under
+    load customers are answered while their statuses wait; before each batch of the rest, the customer
+    messages that arrived meanwhile go first."""
     cache.delete(DRAIN_SCHEDULED_KEY)  # from now on a new event schedules a new drain, or is seen below
     deadline = time.monotonic() + time_budget_seconds
-    processed, cursor = 0, 0
+    pending = WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).order_by("pk")
+    # Cursors step past events another drain holds locked (skipped) or that stay pending.
+    processed, messages_cursor, cursor = 0, 0, 0
     while time.monotonic() < deadline:
         batch = list(
-            WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING, pk__gt=cursor)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:DRAIN_BATCH]
+            pending.filter(customer_messages=True, pk__gt=messages_cursor).values_list("pk", flat=True)[:DRAIN_BATCH]
         )
-        if not batch:
-            return processed
+        if batch:
+            messages_cursor = batch[-1]
+        else:
+            batch = list(pending.filter(pk__gt=cursor).values_list("pk", flat=True)[:DRAIN_BATCH])
+            if not batch:
+                return processed
+            cursor = batch[-1]
         for event_id in batch:
             if webhook_event_process(event_id=event_id) is not None:
                 processed += 1
-            cursor = event_id
     webhook_events_drain_schedule()  # budget spent with work left: hand over to a fresh task
     return processed
 
@@ -107,9 +114,9 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
         for channel_id in seen_channels:
             channel_webhook_seen(channel_id=channel_id)
         if event.workspace_id is None and len(seen_workspaces) == 1:
-            # Received on the platform's shared URL: the workspace whose number it concerned sees it in its log.
+            # Received on the platform's shared URL: the workspace whose number it concerned sees it in its log
+            # (saved by webhook_event_finish).
             event.workspace_id = seen_workspaces.pop()
-            WebhookEvent.objects.filter(pk=event.pk).update(workspace_id=event.workspace_id)
         summary = ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
         webhook_event_finish(event=event, error="\n".join(errors), summary=summary)
         return event

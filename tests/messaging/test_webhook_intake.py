@@ -142,3 +142,31 @@ def test_messages_whose_webhooks_race_are_handled_in_the_customers_order(deliver
 
     assert [m.content["body"] for m in handled] == ["first", "second"]
     assert conversation_inbound_handle(conversation_id=Conversation.objects.get().pk) == []  # taken once
+
+
+def test_under_a_backlog_customer_messages_are_processed_before_the_statuses_that_came_first(channel):
+    from channels_app.services import webhook_event_receive
+    from messaging_app.services.webhooks import webhook_events_drain
+
+    def store(raw: bytes) -> WebhookEvent:
+        return webhook_event_receive(raw_body=raw, headers={}, signature_valid=True, channel=None)
+
+    statuses = [store(fixture_bytes(name)) for name in ("status_sent", "status_delivered", "status_read")]
+    question = store(fixture_bytes("text"))
+    reaction = store(fixture_bytes("reaction"))
+    assert [e.customer_messages for e in (*statuses, question, reaction)] == [False, False, False, True, True]
+
+    assert webhook_events_drain() == 5
+
+    order = list(WebhookEvent.objects.order_by("processed_at").values_list("pk", flat=True))
+    assert order == [question.pk, reaction.pk, *(e.pk for e in statuses)]
+    assert Message.objects.filter(direction=Message.Direction.INBOUND).count() == 2
+
+
+def test_a_status_only_webhook_is_not_taken_for_customer_messages_though_its_field_is_messages(channel):
+    from channels_app.services import webhook_event_receive
+
+    raw = fixture_bytes("status_delivered")
+    assert b'"field": "messages"' in raw or b'"field":"messages"' in raw
+    event = webhook_event_receive(raw_body=raw, headers={}, signature_valid=True, channel=None)
+    assert event.customer_messages is False

@@ -294,7 +294,7 @@ def http_status(port: int, method: str, path: str, *, body: bytes | None = None,
 class Platform:
     """gunicorn + a Celery worker, as the Procfile runs them, each in its own session."""
 
-    def __init__(self, *, env: dict[str, str], web_workers: int = 1, worker_concurrency: int = 2) -> None:
+    def __init__(self, *, env: dict[str, str], web_workers: int = 1, worker_concurrency: int = 4) -> None:
         self.env = env
         self.web_workers = web_workers
         self.worker_concurrency = worker_concurrency
@@ -321,7 +321,8 @@ class Platform:
 
     def start_worker(self) -> None:
         argv = [str(BIN / "celery"), "-A", "whatsapp_platform", "worker", "--loglevel", "WARNING"]
-        argv += ["--concurrency", str(self.worker_concurrency), "--without-gossip", "--without-mingle"]
+        argv += ["--pool", "threads", "--concurrency", str(self.worker_concurrency)]  # as the Procfile
+        argv += ["--without-gossip", "--without-mingle"]
         self._start("worker", argv)
 
     def wait_web(self, timeout: float = 60) -> None:
