@@ -642,10 +642,22 @@ def main() -> int:
         memory.sample()
         backlog_at_end = db.backlog()
 
+        print("\n".join(["load over:", *intake_lines(traffic, api, load_seconds)]), flush=True)
+        print(
+            f"memory peak (PSS): web {memory.peak('web', 'pss'):.0f} MB, worker {memory.peak('worker', 'pss'):.0f} MB; "
+            "backlog: " + ", ".join(f"{n} {k}" for k, n in backlog_at_end.items()),
+            flush=True,
+        )
         # Meta still owes statuses for the last sends, and the worker has a backlog: let both finish.
         print(f"load over; delivering the {graph.owed()} statuses still owed and draining ...", flush=True)
         drain_started = time.perf_counter()
+        next_progress = drain_started + 60
         while time.perf_counter() - drain_started < args.drain_wait:
+            if time.perf_counter() >= next_progress:  # a long drain shows its pace
+                next_progress += 60
+                minutes = (time.perf_counter() - drain_started) / 60
+                left = ", ".join(f"{n} {k}" for k, n in db.backlog().items())
+                print(f"  draining, {minutes:4.1f} min: {left}", flush=True)
             if graph.owed():
                 owed = Webhooks(port, graph, rate=args.rate, inbound_share=0.0, fill=False)
                 owed.run(seconds=min(10, graph.owed() / args.rate + 1))
@@ -713,6 +725,26 @@ class Run:
     monitor_rows: list
 
 
+def intake_lines(traffic: Webhooks, api: ApiSends, load_seconds: float) -> list[str]:
+    """The intake's figures for the load: printed as soon as it ends (a long drain follows) and in the report."""
+    ok = sum(1 for code in traffic.status if code == 200)
+    errors = len(traffic.status) - ok + traffic.drain_errors
+    codes = {code: traffic.status.count(code) for code in set(traffic.status) if code != 200}
+    spread = " / ".join(_ms(percentile(traffic.latency_ms, q)) for q in (50, 90, 99, 99.9, 100))
+    api_ok = sum(1 for code in api.statuses if code == 201)
+    api_codes = {code: api.statuses.count(code) for code in set(api.statuses) if code != 201}
+    return [
+        f"webhooks answered 200            {ok:,} of {len(traffic.status):,} in {load_seconds:.1f} s "
+        f"= {ok / load_seconds:.1f}/s",
+        f"ack latency p50 / p90 / p99 / p99.9 / max (ms)   {spread}",
+        f"webhook errors                   {errors}" + (f" ({codes})" if codes else ""),
+        f"customer messages acknowledged   {len(traffic.inbound_acknowledged):,}",
+        f"API sends                        {api_ok:,} answered 201 of {len(api.statuses):,}; latency p50 "
+        f"{_ms(percentile(api.latency_ms, 50))} ms, p99 {_ms(percentile(api.latency_ms, 99))} ms"
+        + (f"; errors {api_codes}" if api_codes else ""),
+    ]
+
+
 def report(args, run: Run) -> None:
     traffic, api, graph, memory, db = run.traffic, run.api, run.graph, run.memory, run.db
     cpu_load, load_seconds, started, env, stack = run.cpu_load, run.load_seconds, run.started, run.env, run.stack
@@ -720,11 +752,9 @@ def report(args, run: Run) -> None:
     monitor_rows = run.monitor_rows
     ok = sum(1 for code in traffic.status if code == 200)
     errors = len(traffic.status) - ok + traffic.drain_errors
-    codes = {code: traffic.status.count(code) for code in set(traffic.status) if code != 200}
     rate = ok / load_seconds
-    p50, p90, p99, p999, worst = (percentile(traffic.latency_ms, q) for q in (50, 90, 99, 99.9, 100))
+    p99 = percentile(traffic.latency_ms, 99)
     rows = minute_rows(traffic, started)
-    api_ok = sum(1 for code in api.statuses if code == 201)
 
     print()
     print("per minute (due time):   answered   req/s   ack p99 ms   errors")
@@ -737,17 +767,7 @@ def report(args, run: Run) -> None:
         counts = f"{backlog['events']:>18,} {backlog['inbound']:>20,} {backlog['outbound']:>20,}"
         print(f"  at {elapsed / 60:4.1f} min {counts} {reading['web']['pss']:>9.0f} {reading['worker']['pss']:>12.0f}")
     print()
-    print(f"webhooks answered 200            {ok:,} of {len(traffic.status):,} in {load_seconds:.1f} s = {rate:.1f}/s")
-    spread = " / ".join(_ms(v) for v in (p50, p90, p99, p999, worst))
-    print(f"ack latency p50 / p90 / p99 / p99.9 / max (ms)   {spread}")
-    print(f"webhook errors                   {errors}" + (f" ({codes})" if codes else ""))
-    print(f"customer messages acknowledged   {len(traffic.inbound_acknowledged):,}")
-    api_codes = {code: api.statuses.count(code) for code in set(api.statuses) if code != 201}
-    print(
-        f"API sends                        {api_ok:,} answered 201 of {len(api.statuses):,}; latency p50 "
-        f"{_ms(percentile(api.latency_ms, 50))} ms, p99 {_ms(percentile(api.latency_ms, 99))} ms"
-        + (f"; errors {api_codes}" if api_codes else "")
-    )
+    print("\n".join(intake_lines(traffic, api, load_seconds)))
     answered = [graph.echoed_at[n] - due for n, due in traffic.inbound_due.items() if n in graph.echoed_at]
     if answered:
         print(
