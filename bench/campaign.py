@@ -20,11 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,16 +33,14 @@ if str(BASE_DIR) not in sys.path:
 
 from bench.webhook_ingest import (  # noqa: E402 (after the path fix above)
     BIN,
-    CpuMeter,
-    Stack,
+    BenchRun,
     cpu_percent,
     free_port,
-    manage,
+    manage_shell_printed,
     wait_healthy,
 )
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 ERRORS_KEY = "campaign-bench:graph-errors"
 APP_SECRET = "bench-campaign-secret"
 ACCESS_TOKEN = "bench-campaign-token"
@@ -141,18 +135,7 @@ print("SEEDED " + json.dumps({{"campaign": str(campaign.public_id), "phone_numbe
 
 def seed(env: dict[str, str], *, recipients: int, mps: int, site: str) -> dict:
     script = SEED.format(recipients=recipients, mps=mps, site=site, token=ACCESS_TOKEN, secret=APP_SECRET)
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("SEEDED ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"seeding failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return json.loads(line.removeprefix("SEEDED "))
+    return json.loads(manage_shell_printed(env, script, "SEEDED "))
 
 
 def http_json(port: int, method: str, path: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
@@ -295,45 +278,22 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, _interrupt)
-    database = f"wap_campaignbench_{os.getpid()}"
-    database_url = f"{PG_SERVER}/{database}"
-    log_dir = Path(tempfile.mkdtemp(prefix="wap-campaign-bench-"))
-    meter = CpuMeter(database)
-    stack = Stack(log_dir, meter)
     port = free_port()
     site = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "whatsapp_platform.settings",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
-        "SITE_URL": site,
-        "WHATSAPP_EMULATOR_ENABLED": "true",
-        "WHATSAPP_EMULATOR_GRAPH_URL": f"{site}/emulator/graph",
-        # Nothing may leave the machine: a real-Meta channel would hit a closed local port.
-        "GRAPH_API_BASE_URL": "http://127.0.0.1:9",
-        "LOG_LEVEL": "WARNING",
-        "DEBUG": "false",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
+    run = BenchRun(
+        "wap_campaignbench",
+        REDIS_URL,
+        SITE_URL=site,
+        WHATSAPP_EMULATOR_ENABLED="true",
+        WHATSAPP_EMULATOR_GRAPH_URL=f"{site}/emulator/graph",
+    )
+    database_url, meter, stack, env = run.database_url, run.meter, run.stack, run.env
     db = None
-    created = False
     counter = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
     try:
-        print(f"database {database}: creating and migrating ...", flush=True)
-        admin.execute(f'CREATE DATABASE "{database}"')
-        created = True
-        manage(env, "migrate", "--noinput", "-v", "0")
+        run.database_create()
         counter.flushdb()
         print(f"seeding {args.recipients} contacts and emulated customers ...", flush=True)
         seeded = seed(env, recipients=args.recipients, mps=args.mps, site=site)
@@ -420,15 +380,7 @@ def main() -> int:
     finally:
         if db is not None:
             db.close()
-        stack.stop()
-        try:
-            counter.flushdb()  # tasks for a database about to go
-        except redis.RedisError as exc:
-            print(f"could not flush {REDIS_URL}: {exc}", file=sys.stderr)
-        if created:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
-        shutil.rmtree(log_dir, ignore_errors=True)
+        run.close()
 
 
 if __name__ == "__main__":

@@ -22,10 +22,7 @@ import itertools
 import json
 import math
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -35,26 +32,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
-import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.webhook_ingest import (  # noqa: E402 (the bench runs as a script)
-    BASE_DIR,
     BIN,
+    BenchRun,
     Client,
     CpuMeter,
     Stack,
     cpu_seconds,
     free_port,
     gunicorn_argv,
-    manage,
+    manage_shell_printed,
     wait_healthy,
 )
 
 APP_SECRET = "soak-secret"
 REDIS_URL = "redis://127.0.0.1:6379/12"
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 WABA_ID = "102290129340398"
 PHONE_NUMBER_ID = "106540352242922"
 DISPLAY_PHONE_NUMBER = "15550783881"
@@ -532,45 +527,25 @@ def minute_rows(traffic: Webhooks, start: float) -> list[tuple[int, int, float, 
 
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, _interrupt)
-    database = f"wap_soak_{os.getpid()}"
-    database_url = f"{PG_SERVER}/{database}"
-    log_dir = Path(tempfile.mkdtemp(prefix="wap-soak-"))
-    meter = CpuMeter(database)
-    stack = Stack(log_dir, meter)
     graph = FakeGraph()
     graph_url = graph.start()
     model_url = fake_model()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "whatsapp_platform.settings",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
-        "META_APP_SECRET": APP_SECRET,
-        "LOG_LEVEL": "WARNING",
-        "GRAPH_API_BASE_URL": graph_url,
-        "WHATSAPP_EMULATOR_GRAPH_URL": graph_url,
-        "AGENT_TOOL_ALLOWED_HOSTS": model_url.split("/")[2],
-        "DEBUG": "false",
-        "TESTING": "false",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
+    run = BenchRun(
+        "wap_soak",
+        REDIS_URL,
+        META_APP_SECRET=APP_SECRET,
+        GRAPH_API_BASE_URL=graph_url,
+        WHATSAPP_EMULATOR_GRAPH_URL=graph_url,
+        AGENT_TOOL_ALLOWED_HOSTS=model_url.split("/")[2],
+        TESTING="false",
+    )
+    database_url, meter, stack, env, log_dir = run.database_url, run.meter, run.stack, run.env, run.log_dir
     db = None
-    created = False
     try:
-        print(f"database {database}: creating and migrating ...", flush=True)
-        admin.execute(f'CREATE DATABASE "{database}"')
-        created = True
-        manage(env, "migrate", "--noinput", "-v", "0")
+        run.database_create()
         seed = SEED.format(model_url=model_url, waba_id=WABA_ID, phone_number_id=PHONE_NUMBER_ID)
-        out = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", seed], cwd=BASE_DIR, env=env, capture_output=True, text=True
-        )
-        api_key = next(line[4:] for line in out.stdout.splitlines() if line.startswith("KEY="))
-        redis.Redis.from_url(REDIS_URL, socket_timeout=5).flushdb()
+        api_key = manage_shell_printed(env, seed, "KEY=")
+        run.redis_flush()
         db = Database(database_url)
 
         port = free_port()
@@ -671,7 +646,7 @@ def main() -> int:
         final_backlog = db.backlog()
         memory.sample()
 
-        run = Run(
+        measured = Run(
             traffic=traffic,
             api=api,
             graph=graph,
@@ -687,7 +662,7 @@ def main() -> int:
             stack=stack,
             monitor_rows=monitor_rows,
         )
-        report(args, run)
+        report(args, measured)
         return 0
     except KeyboardInterrupt:
         print("\ninterrupted; cleaning up", file=sys.stderr)
@@ -695,14 +670,7 @@ def main() -> int:
     finally:
         if db is not None:
             db.close()
-        stack.stop()
-        try:
-            redis.Redis.from_url(REDIS_URL, socket_timeout=5).flushdb()
-        except redis.RedisError as exc:
-            print(f"could not flush {REDIS_URL}: {exc}", file=sys.stderr)
-        if created:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
+        run.close()
 
 
 @dataclass
@@ -803,16 +771,10 @@ def report(args, run: Run) -> None:
     lost_inbound = len(set(traffic.inbound_acknowledged) - db.inbound_wamids())
     flagged = db.flagged_resends()
     twice = sum(1 for callback, count in graph.by_callback.items() if count > 1 and callback not in flagged)
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", INVARIANTS],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    line = next((line for line in out.stdout.splitlines() if line.startswith("VIOLATIONS=")), None)
-    violations = json.loads(line[len("VIOLATIONS=") :]) if line else [f"invariants did not run: {out.stderr[-500:]}"]
+    try:
+        violations = json.loads(manage_shell_printed(env, INVARIANTS, "VIOLATIONS=", timeout=1800))
+    except RuntimeError as exc:
+        violations = [f"invariants did not run: {str(exc)[-500:]}"]
     print()
     print(f"acknowledged webhooks missing from the database: {lost_webhooks}")
     print(f"acknowledged customer messages not stored:       {lost_inbound}")
@@ -876,10 +838,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4, help="Celery worker threads (or processes)")
     parser.add_argument("--drain-wait", type=float, default=1800.0, help="longest wait for the backlog after the load")
     return parser.parse_args()
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -448,6 +448,88 @@ def manage(env: dict[str, str], *command: str) -> None:
     subprocess.run([sys.executable, "manage.py", *command], cwd=BASE_DIR, env=env, check=True, timeout=300)
 
 
+def manage_shell_printed(env: dict[str, str], script: str, marker: str, *, timeout: float = 600) -> str:
+    """Run `script` in `manage.py shell`; what it printed after `marker` on a line of its own. Raises
+    RuntimeError with the script's output when it failed or printed no such line."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith(marker)), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"manage.py shell failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return line[len(marker) :]
+
+
+def bench_env(database_url: str, redis_url: str, **settings: str) -> dict[str, str]:
+    """The environment every bench's processes run with; `settings` add to it or override it."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "whatsapp_platform.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "LOG_LEVEL": "WARNING",
+        # No call may leave the machine: Graph calls not aimed elsewhere go to a closed local port and fail fast.
+        "GRAPH_API_BASE_URL": "http://127.0.0.1:9",
+        "WHATSAPP_EMULATOR_GRAPH_URL": "http://127.0.0.1:9",
+        # Spelled out so a developer's .env cannot turn the bench into a debug or eager run.
+        "DEBUG": "false",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "PYTHONUNBUFFERED": "1",
+        **settings,
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    return env
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+class BenchRun:
+    """What each bench sets up and must leave behind clean: SIGTERM handled as Ctrl-C, a throw-away
+    database `<prefix>_<pid>` beside PG_SERVER's, a Redis db flushed before and after, the processes it
+    starts (a Stack logging to a temporary folder, metered for CPU) and the environment they run with."""
+
+    def __init__(self, prefix: str, redis_url: str, **settings: str) -> None:
+        signal.signal(signal.SIGTERM, _interrupt)
+        self.database = f"{prefix}_{os.getpid()}"
+        self.database_url = f"{PG_SERVER}/{self.database}"
+        self.redis_url = redis_url
+        self.meter = CpuMeter(self.database)
+        self.log_dir = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+        self.stack = Stack(self.log_dir, self.meter)
+        self.env = bench_env(self.database_url, redis_url, **settings)
+        self._admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
+        self._created = False
+
+    def database_create(self) -> None:
+        print(f"database {self.database}: creating and migrating ...", flush=True)
+        self._admin.execute(f'CREATE DATABASE "{self.database}"')
+        self._created = True
+        manage(self.env, "migrate", "--noinput", "-v", "0")
+
+    def redis_flush(self) -> None:
+        """Empty the bench's Redis db: tasks seeding queued, or meant for a database about to go."""
+        try:
+            redis.Redis.from_url(self.redis_url, socket_timeout=5).flushdb()
+        except redis.RedisError as exc:
+            print(f"could not flush {self.redis_url}: {exc}", file=sys.stderr)
+
+    def close(self) -> None:
+        """Stop the processes, flush their tasks, drop the database."""
+        self.stack.stop()
+        self.redis_flush()
+        if self._created:
+            self._admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        self._admin.close()
+        shutil.rmtree(self.log_dir, ignore_errors=True)
+
+
 SEED = f"""
 from channels_app.models import Channel
 from workspaces_app.models import Workspace
@@ -620,44 +702,15 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, _interrupt)
-    database = f"wap_bench_{os.getpid()}"
-    database_url = f"{PG_SERVER}/{database}"
-    log_dir = Path(tempfile.mkdtemp(prefix="wap-bench-"))
-    meter = CpuMeter(database)
-    stack = Stack(log_dir, meter)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "whatsapp_platform.settings",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
-        "META_APP_SECRET": APP_SECRET,
-        "LOG_LEVEL": "WARNING",
-        # No call may leave the machine: read receipts go to a closed local port and fail fast.
-        "GRAPH_API_BASE_URL": "http://127.0.0.1:9",
-        "WHATSAPP_EMULATOR_GRAPH_URL": "http://127.0.0.1:9",
-        # Spelled out so a developer's .env cannot turn the bench into a debug or eager run.
-        "DEBUG": "false",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
+    run = BenchRun("wap_bench", REDIS_URL, META_APP_SECRET=APP_SECRET)
+    database_url, meter, stack, env = run.database_url, run.meter, run.stack, run.env
     events = None
-    created = False
     try:
-        print(f"database {database}: creating and migrating ...", flush=True)
-        admin.execute(f'CREATE DATABASE "{database}"')
-        created = True
-        manage(env, "migrate", "--noinput", "-v", "0")
+        run.database_create()
         manage(env, "shell", "-c", SEED)
-        redis.Redis.from_url(REDIS_URL, socket_timeout=5).flushdb()
+        run.redis_flush()
         events = Events(database_url)
 
         ours_port, floor_port = free_port(), free_port()
@@ -750,15 +803,7 @@ def main() -> int:
     finally:
         if events is not None:
             events.close()
-        stack.stop()
-        try:
-            redis.Redis.from_url(REDIS_URL, socket_timeout=5).flushdb()  # tasks for a database about to go
-        except redis.RedisError as exc:
-            print(f"could not flush {REDIS_URL}: {exc}", file=sys.stderr)
-        if created:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
-        shutil.rmtree(log_dir, ignore_errors=True)
+        run.close()
 
 
 if __name__ == "__main__":

@@ -65,52 +65,59 @@ def _every_customer_message_answered_once(platform, chatter: Chatter) -> None:
     assert replies == AgentRun.objects.using(platform.db).count()  # and each turn's one reply reached Graph
 
 
-def test_while_postgresql_is_down_webhooks_get_5xx_and_everything_is_processed_once_it_is_back(
-    platform, meta_keeps_retrying
-):
+def _answers_during_an_outage(platform, *, stop, start, lead_in: float, down_for: float, settle: float):
+    """Customers and the prober write throughout; `stop` takes a server away for `down_for` seconds and
+    `start` brings it back. Returns the chatter, the prober and the statuses the prober got meanwhile."""
     chatter, prober = _load(platform)
-    time.sleep(3)
-    platform.postgres.stop()
+    time.sleep(lead_in)
+    stop()
     down_at = time.monotonic()
-    time.sleep(20)
+    time.sleep(down_for)
     up_at = time.monotonic()
-    platform.postgres.start()
-    platform.reconnect()
-    time.sleep(3)
+    start()
+    time.sleep(settle)
     chatter.stop()
     prober.stop()
-
-    # During the outage nothing was acknowledged: there was nowhere to write it down.
-    during = prober.between(down_at + 0.5, up_at)
+    during = [attempt.status for attempt in prober.between(down_at + 0.5, up_at)]
     assert during, "the prober sent nothing during the outage"
-    assert {attempt.status for attempt in during} == {503}, [a.status for a in during]
+    return chatter, prober, during
 
+
+def _everything_processed_once(platform, chatter: Chatter, prober: Prober) -> None:
     platform.wait_at_rest()
     _every_customer_message_answered_once(platform, chatter)
     invariants_check(using=platform.db, acknowledged=prober.acknowledged(), emulator_using="default")
+
+
+def test_while_postgresql_is_down_webhooks_get_5xx_and_everything_is_processed_once_it_is_back(
+    platform, meta_keeps_retrying
+):
+    def postgres_back() -> None:
+        platform.postgres.start()
+        platform.reconnect()
+
+    chatter, prober, during = _answers_during_an_outage(
+        platform, stop=platform.postgres.stop, start=postgres_back, lead_in=3, down_for=20, settle=3
+    )
+
+    # During the outage nothing was acknowledged: there was nowhere to write it down.
+    assert set(during) == {503}, during
+    _everything_processed_once(platform, chatter, prober)
     assert platform.processes.restarts == []  # a database outage kills no process
 
 
 def test_when_redis_is_flushed_then_stopped_the_sweepers_finish_everything(platform, meta_keeps_retrying):
-    chatter, prober = _load(platform)
-    time.sleep(2)
-    platform.redis.flush()  # queued tasks, drain hints, rate-limit buckets: all gone
-    time.sleep(2)
-    platform.redis.stop()
-    down_at = time.monotonic()
-    time.sleep(6)
-    up_at = time.monotonic()
-    platform.redis.start()  # back empty, as after a crash without persistence
-    time.sleep(2)
-    chatter.stop()
-    prober.stop()
+    def redis_flushed_then_gone() -> None:
+        platform.redis.flush()  # queued tasks, drain hints, rate-limit buckets: all gone
+        time.sleep(2)
+        platform.redis.stop()
+
+    # Redis comes back empty, as after a crash without persistence.
+    chatter, prober, during = _answers_during_an_outage(
+        platform, stop=redis_flushed_then_gone, start=platform.redis.start, lead_in=2, down_for=6, settle=2
+    )
 
     # The database is the source of truth: intake goes on acknowledging (and storing) without the broker.
     # (The worker may have exited meanwhile, a kombu failure: wait_at_rest restarts it as a supervisor would.)
-    during = prober.between(down_at + 0.5, up_at)
-    assert during, "the prober sent nothing during the outage"
-    assert {attempt.status for attempt in during} == {200}, [a.status for a in during]
-
-    platform.wait_at_rest()
-    _every_customer_message_answered_once(platform, chatter)
-    invariants_check(using=platform.db, acknowledged=prober.acknowledged(), emulator_using="default")
+    assert set(during) == {200}, during
+    _everything_processed_once(platform, chatter, prober)
