@@ -45,6 +45,7 @@ class AgentSettingsForm(forms.ModelForm):
             "use_emoji",
             "history_messages",
             "debounce_seconds",
+            "max_concurrent_turns",
             "handoff_keywords",
             "fallback_message",
             "window_closed_template",

@@ -33,6 +33,12 @@ class Agent(models.Model):
     use_emoji = models.BooleanField(default=True)
     history_messages = models.PositiveSmallIntegerField(default=20, help_text="Past messages given to the model.")
     debounce_seconds = models.FloatField(default=1.5, help_text="Wait this long so a burst of messages is one turn.")
+    max_concurrent_turns = models.PositiveSmallIntegerField(
+        "conversations answered at once",
+        default=20,
+        help_text="At most this many customers are answered at the same time (your model provider's concurrency "
+        "or rate limit); the others wait their turn, in order.",
+    )
     handoff_keywords = models.CharField(max_length=300, blank=True, default=DEFAULT_HANDOFF_KEYWORDS)
     fallback_message = models.CharField(max_length=500, default=DEFAULT_FALLBACK)
     # Outside the 24-hour window WhatsApp takes only approved templates: when set, this one carries the

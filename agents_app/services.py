@@ -27,6 +27,7 @@ AGENT_FIELDS = (
     "use_emoji",
     "history_messages",
     "debounce_seconds",
+    "max_concurrent_turns",
     "handoff_keywords",
     "fallback_message",
     "window_closed_template",
@@ -69,6 +70,7 @@ def _validate(agent: Agent) -> None:
         "max_messages_per_turn": (1, 10),
         "history_messages": (0, 100),
         "debounce_seconds": (0, 30),
+        "max_concurrent_turns": (1, 1000),
     }
     for field, (low, high) in ranges.items():
         value = getattr(agent, field)

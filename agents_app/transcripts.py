@@ -8,6 +8,7 @@ import logging
 
 from agents_app.models import Agent
 from agents_app.providers.base import ErrorKind, ProviderError, provider_for
+from whatsapp_platform.db import connection_lend
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def audio_transcribe(*, agent: Agent | None, audio: bytes, mime_type: str, filen
     if len(audio) > MAX_AUDIO_BYTES:
         raise TranscriptUnavailable(f"it is longer than {MAX_AUDIO_BYTES // (1024 * 1024)} MB", lasting=True)
     provider = provider_for(kind=agent.provider, model=agent.model, api_key=agent.api_key, base_url=agent.base_url)
+    connection_lend()  # no connection held while the recording is transcribed
     try:
         text = provider.transcribe(
             audio=audio,

@@ -10,9 +10,11 @@ import json
 import logging
 import time
 from datetime import timedelta
+from enum import StrEnum
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from agents_app.knowledge import knowledge_search
@@ -21,7 +23,9 @@ from agents_app.media_understanding import media_understanding
 from agents_app.models import Agent, AgentRun
 from agents_app.tools import agent_tool_specs, http_tool_run
 from channels_app.whatsapp.payloads import PayloadInvalid, buttons_content, list_content, text_content, text_split
+from whatsapp_platform.db import connection_lend
 from whatsapp_platform.errors import PlatformError
+from whatsapp_platform.task_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +69,48 @@ HANDOFF = {
 }
 
 
-def turn_claim(*, conversation_id: int) -> bool:
-    """Take the conversation's turn lease; False while another turn runs (the caller retries later)."""
+class TurnClaim(StrEnum):
+    CLAIMED = "claimed"
+    # A turn runs in this conversation: it takes the new messages as a follow-up when it finishes.
+    BUSY = "busy"
+    # The agent answers as many conversations as it may at once: this one waits for the next free place.
+    AT_CAPACITY = "at_capacity"
+
+
+# Conversations woken at most per freed place check (the rest are woken by later turns or the inbound sweeper).
+_WAKE_MAX = 50
+
+
+def turn_claim(*, conversation_id: int, agent_id: int) -> TurnClaim:
+    """Take the conversation's turn lease, within the agent's cap of conversations answered at once.
+
+    The agent's row lock serialises claims and releases of one agent's turns (a few milliseconds each), so the
+    count of running turns cannot be outdated by a concurrent claim; other agents never wait on it. A
+    conversation turned away is marked waiting, and the turn that frees a place wakes it (turn_release).
+    """
     from messaging_app.models import Conversation
 
     now = timezone.now()
-    return (
-        Conversation.objects.filter(pk=conversation_id)
-        .filter(Q(agent_turn_until__isnull=True) | Q(agent_turn_until__lt=now))
-        .update(agent_turn_until=now + timedelta(seconds=settings.AGENT_TURN_LEASE_SECONDS))
-        == 1
-    )
+    with transaction.atomic():
+        cap = (
+            Agent.objects.select_for_update(no_key=True)
+            .filter(pk=agent_id)
+            .values_list("max_concurrent_turns", flat=True)
+            .first()
+        )
+        running = Conversation.objects.filter(assigned_agent_id=agent_id, agent_turn_until__gte=now).aggregate(
+            this=Count("pk", filter=Q(pk=conversation_id)), others=Count("pk", filter=~Q(pk=conversation_id))
+        )
+        if running["this"]:
+            return TurnClaim.BUSY
+        conversation = Conversation.objects.filter(pk=conversation_id)
+        if cap is not None and running["others"] >= cap:
+            conversation.filter(turn_waiting_since__isnull=True).update(turn_waiting_since=now)
+            return TurnClaim.AT_CAPACITY
+        claimed = conversation.filter(Q(agent_turn_until__isnull=True) | Q(agent_turn_until__lt=now)).update(
+            agent_turn_until=now + timedelta(seconds=settings.AGENT_TURN_LEASE_SECONDS), turn_waiting_since=None
+        )
+    return TurnClaim.CLAIMED if claimed else TurnClaim.BUSY
 
 
 def turn_extend(*, conversation_id: int) -> None:
@@ -122,10 +157,33 @@ def turn_interrupted_close(run: AgentRun, *, reason: str) -> AgentRun:
     return _finish(run, AgentRun.Status.SKIPPED, error=f"The worker stopped during the turn. {reason}")
 
 
-def turn_release(*, conversation_id: int) -> None:
+def turn_release(*, conversation_id: int, agent_id: int) -> None:
+    """End the conversation's turn and hand the freed places to the agent's longest-waiting conversations."""
     from messaging_app.models import Conversation
 
-    Conversation.objects.filter(pk=conversation_id).update(agent_turn_until=None)
+    now = timezone.now()
+    with transaction.atomic():
+        cap = (
+            Agent.objects.select_for_update(no_key=True)
+            .filter(pk=agent_id)
+            .values_list("max_concurrent_turns", flat=True)
+            .first()
+        )
+        Conversation.objects.filter(pk=conversation_id).update(agent_turn_until=None)
+        waiting = list(
+            Conversation.objects.filter(
+                assigned_agent_id=agent_id, turn_waiting_since__isnull=False, agent_turn_until__isnull=True
+            )
+            .order_by("turn_waiting_since", "pk")
+            .values_list("pk", flat=True)[:_WAKE_MAX]
+        )
+        if waiting and cap is not None:
+            running = Conversation.objects.filter(assigned_agent_id=agent_id, agent_turn_until__gte=now).count()
+            waiting = waiting[: max(0, cap - running)]
+        for waiting_id in waiting:
+            transaction.on_commit(
+                lambda waiting_id=waiting_id: task_enqueue("messaging.conversation_inbound_handle", waiting_id)
+            )
 
 
 def agent_turn_run(*, conversation, messages: list, run: AgentRun | None = None) -> AgentRun | None:
@@ -374,6 +432,7 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> R
         completion = None
         for attempt in range(2):  # one retry on a passing failure
             turn_extend(conversation_id=conversation.pk)
+            connection_lend()  # no connection held while the model thinks
             try:
                 completion = provider.complete(
                     system=system,
@@ -438,6 +497,7 @@ def _tool_run(call, reply: Reply, agent: Agent, contact=None) -> dict:
             numbered = "\n".join(f"{i + 1}. {label}" for i, label in enumerate(options))
             reply.parts.append(("text", text_content(f"{text}\n{numbered}\nReply with a number.")))
         return {"ok": True, "shown": options}
+    connection_lend()  # the business's endpoint may take seconds
     return http_tool_run(agent=agent, name=call.name, arguments=args, contact=contact)
 
 
@@ -449,4 +509,5 @@ __all__ = [
     "turn_interrupted_close",
     "turn_interrupted_take",
     "turn_release",
+    "TurnClaim",
 ]

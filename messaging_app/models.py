@@ -88,6 +88,9 @@ class Conversation(models.Model):
     unread_count = models.PositiveIntegerField(default=0)
     # While set in the future, an agent turn is running: one turn per conversation at a time.
     agent_turn_until = models.DateTimeField(null=True, blank=True)
+    # Set when the customer wrote while the agent was answering as many conversations as it may at once; the
+    # turn that frees a place hands it to the longest waiting (agents_app.turns).
+    turn_waiting_since = models.DateTimeField(null=True, blank=True)
     # Business hours. A closed period is named by the instant it began (see services/business_hours.py).
     # The customer's first message while closed that nobody has served yet: the queue at opening, oldest first.
     closed_arrival_at = models.DateTimeField(null=True, blank=True)
@@ -107,6 +110,17 @@ class Conversation(models.Model):
             # The inbox's "everything else, newest first" and its change check.
             models.Index(fields=["workspace", "-last_message_at", "-id"], name="conversation_recent_idx"),
             models.Index(fields=["workspace", "updated_at"], name="conversation_changed_idx"),
+            # An agent's turns running now, and its conversations waiting for a place (both small sets).
+            models.Index(
+                fields=["assigned_agent", "agent_turn_until"],
+                name="conversation_turn_running_idx",
+                condition=models.Q(agent_turn_until__isnull=False),
+            ),
+            models.Index(
+                fields=["assigned_agent", "turn_waiting_since"],
+                name="conversation_turn_waiting_idx",
+                condition=models.Q(turn_waiting_since__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

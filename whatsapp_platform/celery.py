@@ -36,3 +36,17 @@ def _database_connection_check(sender=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@signals.task_postrun.connect
+def _database_connection_return(sender=None, **kwargs) -> None:
+    """With a connection pool, a task's connection goes back to the pool when the task ends: an idle thread
+    of a 200-thread worker must not sit on one of the pool's few connections until its next task."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    from django.db import connections
+
+    from whatsapp_platform.db import connection_pooled
+
+    if connection_pooled():
+        connections.close_all()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = BASE_DIR / ".local"  # zero-setup state: SQLite file, cache, media (git-ignored)
@@ -183,6 +184,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file, not shared-cache memory: concurrency tests need SQLite's busy timeout.
     DATABASES["default"]["TEST"] = {"NAME": str(LOCAL_DIR / "test.sqlite3")}
+# A process whose threads mostly wait (the `turns` worker: dozens of agent turns waiting on models) shares a
+# few PostgreSQL connections through a pool instead of holding one per thread: a thread hands its connection
+# back while it waits on the model (whatsapp_platform/db.py). 0 (the default) keeps one connection per thread.
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=0)
+if DATABASE_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        # A thread that finds every connection busy waits this long, then its task fails and is retried.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=20.0),
+        "max_idle": 300,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pooled connection goes back to the pool when closed
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # the pool hands out only healthy connections
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -221,6 +236,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 3, "socket_timeout": 5}
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Work is split by how it behaves, so one kind never waits behind another (README "Worker roles"):
+# - intake: webhook drains (short, CPU-bound; several may run at once, each claiming its own batch);
+# - turns: agents' turns, which mostly wait on a model: a worker with many threads and a connection pool;
+# - outbox: sends to Graph; campaigns: campaign dispatchers (each paces its own sends);
+# - default: periodic sweepers and maintenance.
+# A worker started without -Q consumes every one of them (development, tests); the Procfile gives each role its own.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("intake", "turns", "outbox", "campaigns", "default")]
+CELERY_TASK_ROUTES = {
+    "messaging.webhook_events_drain": {"queue": "intake"},
+    "messaging.webhook_events_sweep": {"queue": "intake"},
+    "messaging.conversation_inbound_handle": {"queue": "turns"},
+    "messaging.message_deliver": {"queue": "outbox"},
+    "outreach.campaign_dispatch": {"queue": "campaigns"},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery closes the database connection before and after every task unless told to reuse it: a new
 # PostgreSQL backend per task (~15 % of a core at 150 tasks/s). Reused, it is still closed every
@@ -454,6 +483,12 @@ WHATSAPP_OUTBOX_STALE_SECONDS = env.int("WHATSAPP_OUTBOX_STALE_SECONDS", default
 WHATSAPP_RETRY_DELAY_SCALE = env.float("WHATSAPP_RETRY_DELAY_SCALE", default=1.0)
 # A stored webhook still pending this long lost its drain hint (broker down or flushed): the sweeper drains it.
 WHATSAPP_WEBHOOK_EVENTS_STALE_SECONDS = env.int("WHATSAPP_WEBHOOK_EVENTS_STALE_SECONDS", default=60)
+# Webhook drains that may run at once, across every worker process: each claims its own batches, so more
+# worker processes process more (the rest of a worker's threads stay free for sends and campaigns).
+WHATSAPP_WEBHOOK_DRAINS = env.int("WHATSAPP_WEBHOOK_DRAINS", default=4)
+# How long a drain's claim on a batch of events lasts: longer than a batch takes, so a batch is taken once;
+# when its worker dies, the events are claimed again after this (by the next drain or the sweeper).
+WHATSAPP_WEBHOOK_CLAIM_SECONDS = env.int("WHATSAPP_WEBHOOK_CLAIM_SECONDS", default=30)
 # A customer message not handled this long after it was stored lost its task (or its agent turn lost its
 # worker): the inbound sweeper hands it again. Longer than any agent's debounce.
 WHATSAPP_INBOUND_STALE_SECONDS = env.int("WHATSAPP_INBOUND_STALE_SECONDS", default=120)

@@ -23,11 +23,14 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     lapsed its messages are answered here, by the same run.
     """
     # Agents build on messaging, not the other way round.
-    from agents_app.turns import turn_claim, turn_interrupted_close, turn_interrupted_take, turn_release
+    from agents_app.turns import TurnClaim, turn_claim, turn_interrupted_close, turn_interrupted_take, turn_release
 
-    conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
-    turn_claimed = conversation.state == Conversation.State.AGENT and bool(conversation.assigned_agent_id)
-    if turn_claimed and not turn_claim(conversation_id=conversation_id):
+    conversation = Conversation.objects.only("state", "assigned_agent_id").get(pk=conversation_id)
+    agent_id = conversation.assigned_agent_id
+    turn_claimed = conversation.state == Conversation.State.AGENT and bool(agent_id)
+    # Busy: the running turn takes these messages as a follow-up. At capacity: the turn that frees a place wakes
+    # this conversation (and the inbound sweeper hands it again should that wake-up be lost).
+    if turn_claimed and turn_claim(conversation_id=conversation_id, agent_id=agent_id) != TurnClaim.CLAIMED:
         return []
     try:
         with transaction.atomic():
@@ -66,7 +69,7 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
         return messages
     finally:
         if turn_claimed:
-            turn_release(conversation_id=conversation_id)
+            turn_release(conversation_id=conversation_id, agent_id=agent_id)
             _follow_up_if_needed(conversation_id)
 
 

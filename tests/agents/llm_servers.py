@@ -78,6 +78,9 @@ class _FakeLLMServer(abc.ABC):
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.each_delay = 0.0  # added to every answer: a model that always takes this long
+        self.in_flight = 0
+        self.peak_in_flight = 0  # the most requests it was answering at the same moment
 
     # --- scripting ---------------------------------------------------------------------------
 
@@ -190,9 +193,19 @@ class _FakeLLMServer(abc.ABC):
             request.fields, request.files = _multipart_parse(content_type, body)
         with self._lock:
             self.requests.append(request)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            self._answer(handler, request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: BaseHTTPRequestHandler, request: RecordedRequest) -> None:
         step = self._next_step()
-        if step is not None and step.delay:
-            self._stopping.wait(step.delay)
+        delay = (step.delay if step is not None else 0.0) + self.each_delay
+        if delay:
+            self._stopping.wait(delay)
         if step is not None and step.kind == "echo":
             step = None
         if step is not None and step.kind == "fail":

@@ -17,7 +17,7 @@ def _broker_flush() -> int:
     Returns how many tasks were lost."""
     if settings.REDIS_URL:
         client = redis.Redis.from_url(app.conf.broker_url)
-        lost = client.llen(settings.CELERY_TASK_DEFAULT_QUEUE)
+        lost = sum(client.llen(queue.name) for queue in settings.CELERY_TASK_QUEUES)
         client.flushdb()
         return lost
     return app.control.purge()

@@ -319,11 +319,12 @@ class Platform:
         argv += ["--worker-class", "gthread", "--workers", str(self.web_workers), "--threads", "4", "--timeout", "30"]
         self._start("web", argv)
 
-    def start_worker(self) -> None:
-        argv = [str(BIN / "celery"), "-A", "whatsapp_platform", "worker", "--loglevel", "WARNING"]
+    def start_worker(self, name: str = "worker") -> None:
+        """A Celery worker consuming every queue; another `name` adds a second worker process beside it."""
+        argv = [str(BIN / "celery"), "-A", "whatsapp_platform", "worker", "--loglevel", "WARNING", "-n", f"{name}@%h"]
         argv += ["--pool", "threads", "--concurrency", str(self.worker_concurrency)]  # as the Procfile
         argv += ["--without-gossip", "--without-mingle"]
-        self._start("worker", argv)
+        self._start(name, argv)
 
     def wait_web(self, timeout: float = 60) -> None:
         def healthy() -> bool:
@@ -352,11 +353,13 @@ class Platform:
         Redis transport fails to restore them and the worker exits ("Unrecoverable error: AttributeError:
         'NoneType' object has no attribute 'hostname'"). Restarts are counted in `restarts`.
         """
-        starters = {"web": self.start_web, "worker": self.start_worker}
         for name, process in list(self.processes.items()):
             if process.poll() is not None:
                 self.restarts.append(name)
-                starters[name]()
+                if name == "web":
+                    self.start_web()
+                else:
+                    self.start_worker(name)
 
     def _alive_or_raise(self, name: str) -> None:
         process = self.processes[name]

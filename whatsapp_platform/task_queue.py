@@ -1,0 +1,15 @@
+"""Enqueue a Celery task by its stable name, so a service never imports the `tasks` module above it."""
+
+from celery import current_app
+
+
+def task_enqueue(name: str, *args, countdown: float = 0) -> None:
+    """Send the task named `name` (see each app's tasks.py) to its queue; in-process when tasks run eagerly.
+
+    The registered task is used rather than `send_task`, which would bypass CELERY_TASK_ALWAYS_EAGER.
+    """
+    task = current_app.tasks[name]
+    if countdown > 0:
+        task.apply_async(args=args, countdown=countdown)
+    else:
+        task.apply_async(args=args)
