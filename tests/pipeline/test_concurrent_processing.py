@@ -36,7 +36,7 @@ def _graph_texts_by_customer(platform) -> dict[str, list[str]]:
     texts: dict[str, list[str]] = {}
     for body in platform.emulator.requests_received(platform.number):
         if body.get("type") == "text":
-            texts.setdefault(body["to"], []).append(body["text"]["body"])
+            texts.setdefault(body["to"].lstrip("+"), []).append(body["text"]["body"])
     return texts
 
 
