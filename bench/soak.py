@@ -119,12 +119,31 @@ class _QuietHandler(BaseHTTPRequestHandler):
         return json.loads(self.rfile.read(length) or b"{}")
 
 
+# Graph's answer to a send over the number's throughput (cloud-api.md 9.1).
+THROUGHPUT_REACHED = {
+    "error": {
+        "message": "(#130429) Rate limit hit",
+        "type": "OAuthException",
+        "code": 130429,
+        "error_data": {"messaging_product": "whatsapp", "details": "Cloud API message throughput has been reached."},
+        "fbtrace_id": "AbenchStandIn130429",
+    }
+}
+
+
 @dataclass
 class FakeGraph:
     """`POST /<version>/<phone_number_id>/messages`: accepts every send with a new wamid, and queues the
-    statuses Meta would then report (sent, delivered, read) for the traffic to deliver as webhooks."""
+    statuses Meta would then report (sent, delivered, read) for the traffic to deliver as webhooks.
 
+    With `mps`, it meters the number as Meta does: a send that finds `mps` accepted sends in the last
+    second (a sliding window) is answered with error 130429 and counted in `refused`."""
+
+    mps: int = 0
     sends: int = 0
+    accepted_at: list[float] = field(default_factory=list)  # time.time() of each accepted send
+    refused: int = 0
+    window: deque = field(default_factory=deque)  # monotonic times of the sends accepted in the last second
     read_receipts: int = 0
     by_callback: dict[str, int] = field(default_factory=dict)  # biz_opaque_callback_data -> times received
     echoed_at: dict[int, float] = field(default_factory=dict)  # question n -> when its echo reached Graph
@@ -141,6 +160,8 @@ class FakeGraph:
                     with graph.lock:
                         graph.read_receipts += 1
                     return self._json(200, {"success": True})
+                if not graph.admit():
+                    return self._json(400, THROUGHPUT_REACHED)
                 wamid = f"wamid.soakout{uuid.uuid4().hex}"
                 to = str(payload.get("to", "")).lstrip("+")
                 callback = str(payload.get("biz_opaque_callback_data", ""))
@@ -161,6 +182,20 @@ class FakeGraph:
                 )
 
         return _serve(Handler)
+
+    def admit(self) -> bool:
+        """Count a send against the number's limit; False (and counted as refused) when the last second is full."""
+        now = time.monotonic()
+        with self.lock:
+            if self.mps:
+                while self.window and now - self.window[0] >= 1.0:
+                    self.window.popleft()
+                if len(self.window) >= self.mps:
+                    self.refused += 1
+                    return False
+                self.window.append(now)
+            self.accepted_at.append(time.time())
+        return True
 
     def next_status(self) -> tuple[str, str, str, str] | None:
         """The next status to report: sent before delivered before read, each message in send order."""

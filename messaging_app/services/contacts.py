@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from channels_app.models import Channel
+from events_app.services import conversation_event_emit
 from messaging_app.models import Contact, Conversation
 
 logger = logging.getLogger(__name__)
@@ -134,3 +135,47 @@ def conversation_for_contact(*, contact: Contact) -> Conversation:
         except IntegrityError:
             continue
     return Conversation.objects.select_for_update(no_key=True).get(channel_id=contact.channel_id, contact=contact)
+
+
+def conversations_for_contacts(*, channel: Channel, contacts: list[Contact]) -> dict[int, Conversation]:
+    """conversation_for_contact for many contacts of one channel at once: by contact id, locked for the
+    caller's transaction, in two statements when none is new and three when some are (a campaign's chunk).
+
+    Each conversation carries the given contact and channel objects, so building a send reads no more rows.
+    """
+    found = {
+        conversation.contact_id: conversation
+        for conversation in Conversation.objects.select_for_update(no_key=True).filter(
+            channel_id=channel.pk, contact_id__in=[contact.pk for contact in contacts]
+        )
+    }
+    missing = [contact for contact in contacts if contact.pk not in found]
+    created: list[Conversation] = []
+    if missing:
+        try:
+            with transaction.atomic():
+                created = Conversation.objects.bulk_create(
+                    [
+                        Conversation(
+                            workspace_id=contact.workspace_id,
+                            channel=channel,
+                            contact=contact,
+                            assigned_agent_id=channel.agent_id,
+                            state=Conversation.State.AGENT if channel.agent_id else Conversation.State.WAITING_HUMAN,
+                        )
+                        for contact in missing
+                    ]
+                )
+        except IntegrityError:
+            # One of them wrote meanwhile and got its conversation first: one at a time, as for a single send.
+            for contact in missing:
+                found[contact.pk] = conversation_for_contact(contact=contact)
+        else:
+            for conversation in created:
+                conversation_event_emit(type="conversation.created", conversation=conversation)
+                found[conversation.contact_id] = conversation
+    by_id = {contact.pk: contact for contact in contacts}
+    for contact_id, conversation in found.items():
+        conversation.contact = by_id[contact_id]
+        conversation.channel = channel
+    return found

@@ -57,6 +57,28 @@ def _payload_for(message: Message) -> dict:
     )
 
 
+def _queued_message(conversation: Conversation, **fields) -> Message:
+    """An outbound message to the conversation's contact, queued, not saved yet."""
+    return Message(
+        workspace_id=conversation.workspace_id,
+        channel=conversation.channel,
+        conversation=conversation,
+        contact=conversation.contact,
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.QUEUED,
+        **fields,
+    )
+
+
+def _channel_check_active(channel: Channel) -> None:
+    if channel.status != Channel.Status.ACTIVE:
+        raise ChannelUnavailable(
+            f"The channel '{channel.name}' is {channel.get_status_display().lower()}"
+            + (f": {channel.status_reason}" if channel.status_reason else "")
+            + ". Reconnect it in Channels before sending."
+        )
+
+
 def message_send(
     *,
     conversation: Conversation,
@@ -83,12 +105,7 @@ def message_send(
             code="contact_blocked",
         )
     channel = conversation.channel
-    if channel.status != Channel.Status.ACTIVE:
-        raise ChannelUnavailable(
-            f"The channel '{channel.name}' is {channel.get_status_display().lower()}"
-            + (f": {channel.status_reason}" if channel.status_reason else "")
-            + ". Reconnect it in Channels before sending."
-        )
+    _channel_check_active(channel)
     if message_type == "reaction" and reply_to is not None:
         raise MessageRejected("A reaction cannot be sent as a reply.", field="reply_to")
     if message_type == "template":
@@ -119,12 +136,8 @@ def message_send(
             content.setdefault("filename", prepared.filename)
         if message_type in ("audio", "sticker"):
             content.pop("caption", None)
-    message = Message(
-        workspace_id=conversation.workspace_id,
-        channel=channel,
-        conversation=conversation,
-        contact=conversation.contact,
-        direction=Message.Direction.OUTBOUND,
+    message = _queued_message(
+        conversation,
         message_type=message_type,
         content=content,
         timestamp=timezone.now(),
@@ -133,7 +146,6 @@ def message_send(
         sender=sender,
         sender_user=sender_user,
         sender_agent=sender_agent,
-        status=Message.Status.QUEUED,
     )
     try:
         _payload_for(message)
@@ -148,6 +160,45 @@ def message_send(
         )
         _deliver_on_commit(message.pk)
     return message
+
+
+def template_messages_queue(
+    *, channel: Channel, sends: list[tuple[Conversation, dict]], sender_user=None
+) -> list[Message | MessageRejected]:
+    """Queue template messages to many conversations of one channel in two statements: a campaign's chunk.
+
+    What message_send checks for a template, split between the caller and here. The caller holds the
+    contacts' rows locked and left out blocked ones, and builds each content from one approved template
+    (so its parameters fit it); here the channel must be active and each payload valid: one refused
+    payload is that item's MessageRejected, in the order of `sends`. No delivery task is enqueued: the
+    caller calls message_deliver for each message after commit, and the outbox sweeper sends any it did
+    not reach. Call inside a transaction.
+    """
+    _channel_check_active(channel)
+    now = timezone.now()
+    results: list[Message | MessageRejected] = []
+    for conversation, content in sends:
+        message = _queued_message(
+            conversation,
+            message_type="template",
+            content=content,
+            timestamp=now,
+            sender=Message.Sender.TEMPLATE,
+            sender_user=sender_user,
+        )
+        try:
+            _payload_for(message)
+        except PayloadInvalid as exc:
+            results.append(MessageRejected(str(exc), field=exc.field))
+        else:
+            results.append(message)
+    queued = [item for item in results if isinstance(item, Message)]
+    if queued:
+        Message.objects.bulk_create(queued)
+        Conversation.objects.filter(pk__in=[message.conversation_id for message in queued]).update(
+            last_message_at=now, updated_at=now
+        )
+    return results
 
 
 def _deliver_on_commit(message_id: int, countdown: float = 0) -> None:

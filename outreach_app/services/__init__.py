@@ -4,7 +4,6 @@ from outreach_app.services.audience import audience_contacts, audience_materiali
 from outreach_app.services.campaigns import (
     campaign_cancel,
     campaign_create,
-    campaign_dispatch,
     campaign_launch,
     campaign_pause,
     campaign_preview,
@@ -21,6 +20,7 @@ from outreach_app.services.consent import (
     user_preference_apply,
     welcome_template_send,
 )
+from outreach_app.services.dispatch import campaign_dispatch
 from outreach_app.services.scheduled import (
     scheduled_contact_resolve,
     scheduled_message_cancel,
