@@ -228,6 +228,11 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 2048
     daemon_threads = True
 
+    def handle_error(self, request, client_address) -> None:
+        # A client closing its kept-alive connection (a worker stopping, a pool trimming) is not news.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 def _serve(handler) -> str:
     server = _Server(("127.0.0.1", 0), handler)
@@ -1276,6 +1281,8 @@ def main() -> int:
         print("\ninterrupted; cleaning up", file=sys.stderr)
     except Exception as exc:  # a benchmark reports what stopped it and still cleans up
         print(f"\nthe bench stopped: {exc!r}", file=sys.stderr)
+        for name in run.stack.processes:
+            print(f"\nlast lines of {name}'s log:\n{run.stack.log_tail(name, 20)}", file=sys.stderr)
     finally:
         meters.close()
         meta.close()
