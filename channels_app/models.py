@@ -133,6 +133,9 @@ class WebhookEvent(models.Model):
     # Set at intake from the raw bytes: the body carries customer messages. Under load these are drained
     # before delivery statuses, so customers are answered while the statuses catch up.
     customer_messages = models.BooleanField(default=False)
+    # A drain claimed the event until then (a lease, so several drains share the backlog without overlap);
+    # once it lapses a pending event may be claimed again: its drain died or gave up on it.
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
@@ -143,6 +146,8 @@ class WebhookEvent(models.Model):
                 condition=models.Q(state="pending", customer_messages=True),
                 name="webhookevent_pending_msgs_idx",
             ),
+            # The claim walks the pending events in order: a small index of only those.
+            models.Index(fields=["id"], condition=models.Q(state="pending"), name="webhookevent_pending_idx"),
         ]
 
     def __str__(self) -> str:

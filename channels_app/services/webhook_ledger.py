@@ -1,7 +1,10 @@
 """The webhook ledger: every POST stored as received, then marked processed or failed."""
 
 import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from channels_app.models import Channel, WebhookEvent
@@ -38,3 +41,49 @@ def webhook_event_finish(*, event: WebhookEvent, error: str = "", summary: str =
     event.summary = summary[:200]
     event.processed_at = timezone.now()
     event.save(update_fields=["state", "error", "summary", "processed_at", "attempts", "workspace_id"])
+
+
+def webhook_events_claim(*, limit: int, lease_seconds: float, customer_messages: bool = False) -> list[int]:
+    """Claim up to `limit` pending events for one drain, oldest first, in one statement; their ids, in order.
+
+    A claim is a lease (`claimed_until`): other drains skip the events until it lapses, so several drains
+    share a backlog without taking the same events, and an event whose drain died is claimed again later.
+    The lease only spreads the work: processing still locks each event and checks it is pending, so an
+    event a lapsed lease lets two drains hold is processed once. `customer_messages` claims only the
+    events carrying customer messages. Call outside a transaction, so the claim is seen at once.
+    """
+    now = timezone.now()
+    table = connection.ops.quote_name(WebhookEvent._meta.db_table)
+    only_messages = "AND customer_messages " if customer_messages else ""
+    # SQLite has no row locks; its writes are serialised (IMMEDIATE transactions), which is as good here.
+    skip_locked = "FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    # Only our table name and fixed clauses are interpolated; the values are parameters.
+    sql = (
+        f"UPDATE {table} SET claimed_until = %s WHERE id IN (SELECT id FROM {table} "  # noqa: S608
+        f"WHERE state = %s {only_messages}AND (claimed_until IS NULL OR claimed_until < %s) "
+        f"ORDER BY id LIMIT %s {skip_locked}) RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now + timedelta(seconds=lease_seconds), WebhookEvent.State.PENDING, now, limit])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def webhook_events_claimable() -> bool:
+    """Some pending event is waiting for a drain: not claimed, or its claim lapsed."""
+    now = timezone.now()
+    return WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).exclude(claimed_until__gte=now).exists()
+
+
+def webhook_events_finish(*, outcomes: Sequence[tuple[WebhookEvent, str, str, datetime]]) -> None:
+    """webhook_event_finish for many events in one statement: `outcomes` are (event, error, summary, the
+    moment it was processed). The events' attempts and workspace are saved as the caller left them."""
+    for event, error, summary, processed_at in outcomes:
+        event.state = WebhookEvent.State.FAILED if error else WebhookEvent.State.PROCESSED
+        event.error = error[:10000]
+        event.summary = summary[:200]
+        event.processed_at = processed_at
+    WebhookEvent.objects.bulk_update(
+        [outcome[0] for outcome in outcomes],
+        ["state", "error", "summary", "processed_at", "attempts", "workspace_id"],
+        batch_size=1000,
+    )

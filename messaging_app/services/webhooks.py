@@ -3,7 +3,7 @@
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -19,9 +19,10 @@ from channels_app.services import (
     template_event_apply,
     webhook_event_finish,
 )
+from channels_app.services.webhook_ledger import webhook_events_claim, webhook_events_claimable, webhook_events_finish
 from channels_app.whatsapp import webhooks as wire
 from messaging_app.services.inbound import inbound_message_record
-from messaging_app.services.statuses import status_update_apply
+from messaging_app.services.statuses import status_updates_apply
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +30,15 @@ _TEMPLATE_FIELDS = {"message_template_status_update", "template_category_update"
 
 
 DRAIN_SCHEDULED_KEY = "webhook-events:drain-scheduled"
+# One key per running drain, WHATSAPP_WEBHOOK_DRAINS of them at most; each lives as long as a claim, so a
+# drain whose worker died frees its slot by itself.
+DRAIN_SLOT_KEY = "webhook-events:drain-slot:{}"
 # Seconds the "a drain is on its way" flag lives if the drain task itself is lost (the sweeper
 # catches anything older anyway).
 DRAIN_FLAG_SECONDS = 30
+# Events claimed at a time. Customer messages are processed one by one (each may start an agent turn), so
+# they are claimed a few at a time and spread over the drains; statuses are folded a whole batch at once.
+MESSAGES_BATCH = 10
 DRAIN_BATCH = 200
 
 
@@ -48,31 +55,138 @@ def webhook_events_drain_schedule() -> None:
 
 
 def webhook_events_drain(*, time_budget_seconds: float = 30.0) -> int:
-    """Process pending webhook events in batches until none is left (or the budget is spent): those carrying
-    customer messages first, oldest first, then the rest (statuses, account events) oldest first. Under
-    load customers are answered while their statuses wait; before each batch of the rest, the customer
-    messages that arrived meanwhile go first."""
+    """Process pending webhook events in claimed batches until none is left (or the budget is spent).
+
+    Several drains run at once, in any worker process (up to WHATSAPP_WEBHOOK_DRAINS), each claiming its
+    own batches: events carrying customer messages first, oldest first, then the rest (statuses, account
+    events) oldest first, so under load customers are answered while their statuses wait. A drain that
+    claims a full batch asks for a sibling; a drain that finds every slot taken stops at once, as the
+    running ones see its events. Returns how many events this drain processed.
+    """
+    slot = _drain_slot_take()
+    if slot is None:
+        # The flag stays set, so intake does not keep sending drains that would stop here too; it is cleared
+        # by a drain that starts or stops.
+        return 0
     cache.delete(DRAIN_SCHEDULED_KEY)  # from now on a new event schedules a new drain, or is seen below
     deadline = time.monotonic() + time_budget_seconds
-    pending = WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).order_by("pk")
-    # Cursors step past events another drain holds locked (skipped) or that stay pending.
-    processed, messages_cursor, cursor = 0, 0, 0
-    while time.monotonic() < deadline:
-        batch = list(
-            pending.filter(customer_messages=True, pk__gt=messages_cursor).values_list("pk", flat=True)[:DRAIN_BATCH]
-        )
-        if batch:
-            messages_cursor = batch[-1]
-        else:
-            batch = list(pending.filter(pk__gt=cursor).values_list("pk", flat=True)[:DRAIN_BATCH])
-            if not batch:
+    processed = 0
+    try:
+        while True:
+            if time.monotonic() >= deadline:
+                webhook_events_drain_schedule()  # budget spent with work left: hand over to a fresh task
                 return processed
-            cursor = batch[-1]
-        for event_id in batch:
-            if webhook_event_process(event_id=event_id) is not None:
-                processed += 1
-    webhook_events_drain_schedule()  # budget spent with work left: hand over to a fresh task
+            cache.touch(slot, settings.WHATSAPP_WEBHOOK_CLAIM_SECONDS)
+            batch, customer_messages = _batch_claim()
+            if not batch:
+                break
+            full = len(batch) == (MESSAGES_BATCH if customer_messages else DRAIN_BATCH)
+            if full and not settings.CELERY_TASK_ALWAYS_EAGER:
+                webhook_events_drain_schedule()  # a backlog: a sibling drain takes the next batch meanwhile
+            if customer_messages:
+                processed += sum(webhook_event_process(event_id=pk) is not None for pk in batch)
+            else:
+                processed += _batch_process(batch)
+    finally:
+        # If this slot lapsed and another drain took it, that drain loses it here: one drain too many for
+        # a while, which costs nothing (claims keep drains apart).
+        cache.delete(slot)
+    # Stopping. A drain that found every slot taken a moment ago, by drains about to stop like this one,
+    # left its event to them: clear the flag, then look once more. An event stored before the flag was
+    # cleared is seen here; one stored after it schedules a drain of its own.
+    cache.delete(DRAIN_SCHEDULED_KEY)
+    if webhook_events_claimable():
+        webhook_events_drain_schedule()
     return processed
+
+
+def _drain_slot_take() -> str | None:
+    for n in range(settings.WHATSAPP_WEBHOOK_DRAINS):
+        key = DRAIN_SLOT_KEY.format(n)
+        if cache.add(key, "1", timeout=settings.WHATSAPP_WEBHOOK_CLAIM_SECONDS):
+            return key
+    return None
+
+
+def _batch_claim() -> tuple[list[int], bool]:
+    """The next batch for this drain, and whether it is one of customer messages (they go before the rest)."""
+    lease = settings.WHATSAPP_WEBHOOK_CLAIM_SECONDS
+    batch = webhook_events_claim(limit=MESSAGES_BATCH, lease_seconds=lease, customer_messages=True)
+    if batch:
+        return batch, True
+    return webhook_events_claim(limit=DRAIN_BATCH, lease_seconds=lease), False
+
+
+def _batch_process(event_ids: list[int]) -> int:
+    """Process claimed events: status-only ones folded together, the others one at a time. How many were
+    processed here (an event another drain holds, or one no longer pending, is left alone)."""
+    processed, rest = 0, event_ids
+    try:
+        with transaction.atomic():
+            processed, rest = _status_events_fold(event_ids)
+    except Exception:  # one bad status spoils the batch: each event on its own reports what failed
+        logger.exception("status batch failed; processing its events one at a time", extra={"events": len(event_ids)})
+        processed, rest = 0, event_ids
+    for event_id in rest:
+        if webhook_event_process(event_id=event_id) is not None:
+            processed += 1
+    return processed
+
+
+def _status_events_fold(event_ids: list[int]) -> tuple[int, list[int]]:
+    """Fold the events that carry only statuses, all in one go (a constant number of statements); how many,
+    and the ids of the others, to process one at a time. Call in a transaction."""
+    events = list(
+        WebhookEvent.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+        .select_related("channel")
+        .filter(pk__in=event_ids, state=WebhookEvent.State.PENDING, customer_messages=False)
+        .order_by("pk")
+    )
+    folded: list[tuple[WebhookEvent, list[tuple[Channel, wire.StatusUpdate]], datetime]] = []
+    for event in events:
+        updates = _status_updates_of(event)
+        if updates is not None:
+            # The event's own moment, when its turn in the batch came: the log sorts events by it.
+            folded.append((event, updates, timezone.now()))
+    taken = {event.pk for event, _, _ in folded}
+    rest = [pk for pk in event_ids if pk not in taken]
+    if not folded:
+        return 0, rest
+
+    updates = [update for _, event_updates, _ in folded for update in event_updates]
+    status_updates_apply(updates=updates)
+    _status_failures_observe(updates)
+    seen_channels = {event.channel_id for event, _, _ in folded if event.channel_id}
+    seen_channels.update(channel.pk for channel, _ in updates)
+    for channel_id in sorted(seen_channels):
+        channel_webhook_seen(channel_id=channel_id)
+    outcomes = []
+    for event, event_updates, processed_at in folded:
+        event.attempts += 1
+        workspaces = {channel.workspace_id for channel, _ in event_updates}
+        if event.workspace_id is None and len(workspaces) == 1:
+            event.workspace_id = workspaces.pop()  # received on the shared URL: as webhook_event_process does
+        outcomes.append((event, "", f"{len(event_updates)} StatusUpdate", processed_at))
+    webhook_events_finish(outcomes=outcomes)
+    return len(folded), rest
+
+
+def _status_updates_of(event: WebhookEvent) -> list[tuple[Channel, wire.StatusUpdate]] | None:
+    """The event's status updates with their channels, when it carries statuses only and every one names a
+    channel we have; None otherwise (one at a time then, which reports each item's problem)."""
+    try:
+        items = wire.webhook_items(json.loads(bytes(event.body)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not items or not all(isinstance(item, wire.StatusUpdate) for item in items):
+        return None
+    updates = []
+    for item in items:
+        channel = _channel_for(event, item.phone_number_id)
+        if channel is None:
+            return None
+        updates.append((channel, item))
+    return updates
 
 
 def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
@@ -138,10 +252,8 @@ def _item_apply(event: WebhookEvent, item) -> Channel | None:
         if isinstance(item, wire.InboundMessage):
             inbound_message_record(channel=channel, item=item)
         else:
-            status_update_apply(channel=channel, item=item)
-            from outreach_app.services import status_failure_observe  # 131050 in a failed status: opt-out
-
-            status_failure_observe(channel=channel, item=item)
+            status_updates_apply(updates=[(channel, item)])
+            _status_failures_observe([(channel, item)])
         return channel
     if isinstance(item, wire.UserPreference):
         channel = _channel_for(event, item.phone_number_id)
@@ -159,6 +271,13 @@ def _item_apply(event: WebhookEvent, item) -> Channel | None:
     else:
         logger.info("unknown webhook content kept", extra={"webhook_event_id": event.pk})
     return None
+
+
+def _status_failures_observe(updates: list[tuple[Channel, wire.StatusUpdate]]) -> None:
+    from outreach_app.services import status_failure_observe  # 131050 in a failed status: opt-out
+
+    for channel, item in updates:
+        status_failure_observe(channel=channel, item=item)
 
 
 def _field_event_apply(event: WebhookEvent, item) -> None:
@@ -181,7 +300,7 @@ def _field_event_apply(event: WebhookEvent, item) -> None:
 def webhook_event_reprocess(*, event_id: int) -> WebhookEvent | None:
     """Put a failed event back in line (the console's "reprocess" action)."""
     updated = WebhookEvent.objects.filter(pk=event_id, state=WebhookEvent.State.FAILED).update(
-        state=WebhookEvent.State.PENDING, error=""
+        state=WebhookEvent.State.PENDING, error="", claimed_until=None
     )
     if updated:
         transaction.on_commit(webhook_events_drain_schedule)
@@ -193,4 +312,6 @@ def webhook_events_pending_stale(*, older_than_seconds: int | None = None) -> bo
     if older_than_seconds is None:
         older_than_seconds = settings.WHATSAPP_WEBHOOK_EVENTS_STALE_SECONDS
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING, received_at__lte=cutoff).exists()
+    stale = WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING, received_at__lte=cutoff)
+    # An event claimed by a drain that is alive is on its way; once the claim lapses (its worker died) it counts.
+    return stale.exclude(claimed_until__gte=timezone.now()).exists()
