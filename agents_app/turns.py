@@ -172,7 +172,10 @@ def turn_release(*, conversation_id: int, agent_id: int) -> None:
         Conversation.objects.filter(pk=conversation_id).update(agent_turn_until=None)
         waiting = list(
             Conversation.objects.filter(
-                assigned_agent_id=agent_id, turn_waiting_since__isnull=False, agent_turn_until__isnull=True
+                assigned_agent_id=agent_id,
+                turn_waiting_since__isnull=False,
+                agent_turn_until__isnull=True,
+                state=Conversation.State.AGENT,
             )
             .order_by("turn_waiting_since", "pk")
             .values_list("pk", flat=True)[:_WAKE_MAX]

@@ -25,9 +25,12 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     # Agents build on messaging, not the other way round.
     from agents_app.turns import TurnClaim, turn_claim, turn_interrupted_close, turn_interrupted_take, turn_release
 
-    conversation = Conversation.objects.only("state", "assigned_agent_id").get(pk=conversation_id)
+    conversation = Conversation.objects.only("state", "assigned_agent_id", "turn_waiting_since").get(pk=conversation_id)
     agent_id = conversation.assigned_agent_id
     turn_claimed = conversation.state == Conversation.State.AGENT and bool(agent_id)
+    if not turn_claimed and conversation.turn_waiting_since is not None:
+        # It waited for the agent, which no longer answers here (a teammate took over): it waits no more.
+        Conversation.objects.filter(pk=conversation_id).update(turn_waiting_since=None)
     # Busy: the running turn takes these messages as a follow-up. At capacity: the turn that frees a place wakes
     # this conversation (and the inbound sweeper hands it again should that wake-up be lost).
     if turn_claimed and turn_claim(conversation_id=conversation_id, agent_id=agent_id) != TurnClaim.CLAIMED:
