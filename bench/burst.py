@@ -950,6 +950,18 @@ class Bench:
         return [s for s in (self.peer, self.ours) if s is not None]
 
 
+def complaints(bench: Bench, side: Side, lines: int = 8) -> None:
+    """The last warnings and errors the side's processes logged: the first place to look when replies are missing."""
+    names = ["pywa"] if side is bench.peer else [n for n in bench.run.stack.processes if n != "pywa"]
+    for name in names:
+        logged = (bench.run.log_dir / f"{name}.log").read_text(errors="replace").splitlines()
+        worrying = [line for line in logged if re.search(r"ERROR|WARNING|CRITICAL|Traceback|Error:", line)]
+        if worrying:
+            print(f"    {name} logged {len(worrying)} warnings/errors; the last:", flush=True)
+            for line in worrying[-lines:]:
+                print(f"      {line[:300]}", flush=True)
+
+
 def mode_burst(bench: Bench) -> None:
     args = bench.args
     line = {"provider": "openai", "model": MODEL_NAME, "base_url": bench.model_url, "timeout": 30.0, "debounce": None}
@@ -983,6 +995,8 @@ def mode_burst(bench: Bench) -> None:
         result = wave_result(bench.driver, wave, model=bench.model)
         bench.meters.end(began, result)
         print(f"  {side.name}: {result.answered} of {result.customers} answered{'' if done else ' (gave up)'}")
+        if not done:
+            complaints(bench, side)
         if side is bench.ours and done:
             fold_wait(bench.driver, bench.db, wave, result, timeout=30)
         results[side.name] = result
@@ -1037,6 +1051,8 @@ def steady_wave(bench: Bench, side: Side, *, rate: float, seconds: float) -> Res
     result = wave_result(bench.driver, wave)
     bench.meters.end(began, result)
     print(f"  {side.name}: {result.answered} of {result.customers} answered{'' if done else ' (gave up)'}", flush=True)
+    if not done:
+        complaints(bench, side)
     if side is bench.ours and done:
         fold_wait(bench.driver, bench.db, wave, result, timeout=args.wait)
     else:
@@ -1212,6 +1228,8 @@ def mode_isolation(bench: Bench) -> None:
         if done:
             fold_wait(bench.driver, bench.db, wave, result, timeout=30)
         print(f"  B: {result.answered} of {result.customers} answered{'' if done else ' (gave up)'}", flush=True)
+        if not done:
+            complaints(bench, bench.ours)
         results[label] = result
     print()
     alone, beside = results["B alone"], results["B beside A"]
