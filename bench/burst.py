@@ -1217,6 +1217,7 @@ def mode_isolation(bench: Bench) -> None:
     results: dict[str, Result] = {}
     for label in ("B alone", "B beside A"):
         print(f"{label} ...", flush=True)
+        bench.model.reset()
         began = bench.meters.begin()
         start = time.perf_counter() + 0.5
         if label == "B beside A":
@@ -1240,6 +1241,7 @@ def mode_isolation(bench: Bench) -> None:
         ("reply p99 (s)", lambda r: percentile(r.latencies, 99)),
         ("statuses folded after the last one (s)", lambda r: r.fold_s),
         ("webhook ack p99 (ms)", lambda r: percentile(r.ack_ms, 99)),
+        ("peak model requests at once (A's and B's)", lambda r: r.model_peak),
     ):
         a, b = value(alone), value(beside)
         difference = b - a
