@@ -518,7 +518,8 @@ def main() -> int:
         state = db.campaign()[0]
         funnel_sent = funnel_end = db.funnel()
         folded_at = None
-        drain_deadline = time.time() + args.drain_wait
+        # Sends that timed out leave recipients to go: no point waiting for every status.
+        drain_deadline = time.time() + (args.drain_wait if funnel_sent["pending"] == 0 else 0)
         while time.time() < drain_deadline:
             funnel_end = db.funnel()
             if all_folded(funnel_end, graph.statuses_owed()):

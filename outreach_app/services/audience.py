@@ -49,15 +49,37 @@ def audience_contacts(*, campaign: Campaign) -> QuerySet[Contact]:
 
 def audience_materialise(*, campaign: Campaign) -> int:
     """Add the tag/attribute audience as recipients (imported rows stay as they are); returns the new rows."""
-    before = CampaignRecipient.objects.filter(campaign=campaign).count()
-    contact_ids = list(audience_contacts(campaign=campaign).values_list("pk", flat=True))
-    for start in range(0, len(contact_ids), _CHUNK):
-        CampaignRecipient.objects.bulk_create(
-            [CampaignRecipient(campaign=campaign, contact_id=pk) for pk in contact_ids[start : start + _CHUNK]],
-            ignore_conflicts=True,
-        )
+    contacts = audience_contacts(campaign=campaign)
+    if connection.vendor == "postgresql":
+        added = _recipients_insert_from(campaign, contacts)
+    else:
+        before = CampaignRecipient.objects.filter(campaign=campaign).count()
+        contact_ids = list(contacts.values_list("pk", flat=True))
+        for start in range(0, len(contact_ids), _CHUNK):
+            CampaignRecipient.objects.bulk_create(
+                [CampaignRecipient(campaign=campaign, contact_id=pk) for pk in contact_ids[start : start + _CHUNK]],
+                ignore_conflicts=True,
+            )
+        added = CampaignRecipient.objects.filter(campaign=campaign).count() - before
     Campaign.objects.filter(pk=campaign.pk).update(audience_built_at=timezone.now())
-    return CampaignRecipient.objects.filter(campaign=campaign).count() - before
+    return added
+
+
+def _recipients_insert_from(campaign: Campaign, contacts: QuerySet[Contact]) -> int:
+    """INSERT ... SELECT: the audience becomes recipients inside PostgreSQL, in one statement. A launch
+    to 10,000 contacts no longer reads their ids into Python and writes them back (seconds on a busy
+    machine, all before the first send); contacts already recipients (imported) are left as they are."""
+    select_sql, params = contacts.order_by().values_list("pk").query.sql_with_params()
+    table = connection.ops.quote_name(CampaignRecipient._meta.db_table)
+    # Only our own table name and Django's compiled audience query are interpolated; values are parameters.
+    sql = (
+        f"INSERT INTO {table} (campaign_id, contact_id, parameters, state, reason, created_at) "  # noqa: S608
+        f"SELECT %s, audience.contact_id, %s::jsonb, %s, '', %s FROM ({select_sql}) AS audience (contact_id) "
+        "ON CONFLICT (campaign_id, contact_id) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [campaign.pk, "{}", CampaignRecipient.State.PENDING, timezone.now(), *params])
+        return cursor.rowcount
 
 
 def _phone_normalise(raw: str, default_region: str) -> str:
