@@ -28,9 +28,17 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     conversation = Conversation.objects.only("state", "assigned_agent_id", "turn_waiting_since").get(pk=conversation_id)
     agent_id = conversation.assigned_agent_id
     turn_claimed = conversation.state == Conversation.State.AGENT and bool(agent_id)
-    if not turn_claimed and conversation.turn_waiting_since is not None:
-        # It waited for the agent, which no longer answers here (a teammate took over): it waits no more.
+    # A customer message is due for handling (next_attempt_at set) from the moment it is stored until its handling
+    # finished, a dead turn's included. A burst schedules one handling per message: the first takes them all,
+    # and the others end here, on one indexed read.
+    due = Message.objects.filter(
+        conversation_id=conversation_id, direction=Message.Direction.INBOUND, next_attempt_at__isnull=False
+    ).exists()
+    if conversation.turn_waiting_since is not None and (not turn_claimed or not due):
+        # It waited for the agent, which no longer answers here (a teammate took over), or for nothing: no more.
         Conversation.objects.filter(pk=conversation_id).update(turn_waiting_since=None)
+    if not due:
+        return []
     # Busy: the running turn takes these messages as a follow-up. At capacity: the turn that frees a place wakes
     # this conversation (and the inbound sweeper hands it again should that wake-up be lost).
     if turn_claimed and turn_claim(conversation_id=conversation_id, agent_id=agent_id) != TurnClaim.CLAIMED:
