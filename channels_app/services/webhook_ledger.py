@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from channels_app.models import Channel, WebhookEvent
+from whatsapp_platform.bulk import rows_update
 
 # Headers worth keeping with a stored webhook; the rest is noise (or secret).
 _KEPT_HEADERS = ("Content-Type", "Content-Length", "User-Agent", "X-Hub-Signature-256", "X-Request-ID")
@@ -82,8 +83,8 @@ def webhook_events_finish(*, outcomes: Sequence[tuple[WebhookEvent, str, str, da
         event.error = error[:10000]
         event.summary = summary[:200]
         event.processed_at = processed_at
-    WebhookEvent.objects.bulk_update(
+    rows_update(
+        WebhookEvent,
         [outcome[0] for outcome in outcomes],
         ["state", "error", "summary", "processed_at", "attempts", "workspace_id"],
-        batch_size=1000,
     )

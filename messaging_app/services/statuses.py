@@ -23,6 +23,7 @@ from channels_app.whatsapp.webhooks import StatusUpdate
 from events_app.selectors import workspaces_subscribed
 from events_app.services import message_status_emit
 from messaging_app.models import Message, StatusReceipt
+from whatsapp_platform.bulk import rows_update
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,20 @@ _TIMESTAMP_FIELD = {
 }
 # What a fold reads of a receipt: status, timestamp, errors, id.
 _RECEIPT_FIELDS = ("status", "timestamp", "errors", "pk")
+# What a batch loads of a message: what the fold reads and writes (an event payload loads the rest, when
+# a subscription wants one).
+_FOLD_FIELDS = (
+    "channel_id",
+    "workspace_id",
+    "wamid",
+    "public_id",
+    "status",
+    *_TIMESTAMP_FIELD.values(),
+    "error_code",
+    "error_title",
+    "error_details",
+    "updated_at",
+)
 
 
 @dataclass
@@ -108,7 +123,7 @@ def _messages_lock(
         condition |= Q(channel_id=channel_id, wamid__in=values)
     for channel_id, values in public_ids.items():
         condition |= Q(channel_id=channel_id, public_id__in=values)
-    messages = list(Message.objects.select_for_update(no_key=True).filter(condition).order_by("pk"))
+    messages = list(Message.objects.select_for_update(no_key=True).filter(condition).only(*_FOLD_FIELDS).order_by("pk"))
     by_wamid = {(m.channel_id, m.wamid): m for m in messages if m.wamid is not None}
     by_public_id = {(m.channel_id, m.public_id): m for m in messages}
     return by_wamid, by_public_id
@@ -147,9 +162,12 @@ def _receipts_store(receipts: list[_Receipt], settled: list[Message]) -> None:
 def _messages_fold(messages: list[Message], *, settled: set[int]) -> None:
     """Fold each message from all its receipts (one read), write the changed ones (one statement), and
     record message.status_updated for those whose status changed, where a subscription wants it."""
-    condition = Q()
+    wamids: dict[int, list[str]] = {}
     for message in messages:
-        condition |= Q(channel_id=message.channel_id, wamid=message.wamid)
+        wamids.setdefault(message.channel_id, []).append(message.wamid)
+    condition = Q()
+    for channel_id, values in wamids.items():
+        condition |= Q(channel_id=channel_id, wamid__in=values)
     receipts: dict[tuple[int, str], list[tuple]] = {}
     for channel_id, wamid, *fields in StatusReceipt.objects.filter(condition).values_list(
         "channel_id", "wamid", *_RECEIPT_FIELDS
@@ -185,7 +203,7 @@ def _messages_write(messages: list[Message], fields: list[str]) -> None:
     if len(messages) == 1:
         messages[0].save(update_fields=fields)
     else:
-        Message.objects.bulk_update(messages, fields, batch_size=1000)
+        rows_update(Message, messages, fields)
 
 
 def message_status_fold(message: Message) -> Message:

@@ -77,16 +77,18 @@ def webhook_events_drain(*, time_budget_seconds: float = 30.0) -> int:
                 webhook_events_drain_schedule()  # budget spent with work left: hand over to a fresh task
                 return processed
             cache.touch(slot, settings.WHATSAPP_WEBHOOK_CLAIM_SECONDS)
-            batch, customer_messages = _batch_claim()
-            if not batch:
-                break
-            full = len(batch) == (MESSAGES_BATCH if customer_messages else DRAIN_BATCH)
-            if full and not settings.CELERY_TASK_ALWAYS_EAGER:
-                webhook_events_drain_schedule()  # a backlog: a sibling drain takes the next batch meanwhile
-            if customer_messages:
+            batch = webhook_events_claim(
+                limit=MESSAGES_BATCH, lease_seconds=settings.WHATSAPP_WEBHOOK_CLAIM_SECONDS, customer_messages=True
+            )
+            if batch:
+                if len(batch) == MESSAGES_BATCH:
+                    _sibling_hint()
                 processed += sum(webhook_event_process(event_id=pk) is not None for pk in batch)
-            else:
-                processed += _batch_process(batch)
+                continue
+            done = _batch_process()
+            if done is None:
+                break
+            processed += done
     finally:
         # If this slot lapsed and another drain took it, that drain loses it here: one drain too many for
         # a while, which costs nothing (claims keep drains apart).
@@ -108,40 +110,50 @@ def _drain_slot_take() -> str | None:
     return None
 
 
-def _batch_claim() -> tuple[list[int], bool]:
-    """The next batch for this drain, and whether it is one of customer messages (they go before the rest)."""
-    lease = settings.WHATSAPP_WEBHOOK_CLAIM_SECONDS
-    batch = webhook_events_claim(limit=MESSAGES_BATCH, lease_seconds=lease, customer_messages=True)
-    if batch:
-        return batch, True
-    return webhook_events_claim(limit=DRAIN_BATCH, lease_seconds=lease), False
+def _sibling_hint() -> None:
+    """A full batch means a backlog: a sibling drain takes the next batch meanwhile."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:  # in-process, this one drain runs until nothing is left anyway
+        webhook_events_drain_schedule()
 
 
-def _batch_process(event_ids: list[int]) -> int:
-    """Process claimed events: status-only ones folded together, the others one at a time. How many were
-    processed here (an event another drain holds, or one no longer pending, is left alone)."""
-    processed, rest = 0, event_ids
+def _batch_process() -> int | None:
+    """Take the next batch of pending events other than customer messages and process it: status-only events
+    folded together in the transaction that locked them (the row locks are the claim), the others one at a
+    time after it. How many were processed here; None when nothing was left to take."""
+    taken: list[int] = []
     try:
         with transaction.atomic():
-            processed, rest = _status_events_fold(event_ids)
-    except Exception:  # one bad status spoils the batch: each event on its own reports what failed
-        logger.exception("status batch failed; processing its events one at a time", extra={"events": len(event_ids)})
-        processed, rest = 0, event_ids
+            events = list(
+                WebhookEvent.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+                .select_related("channel")
+                .filter(state=WebhookEvent.State.PENDING, customer_messages=False)
+                .exclude(claimed_until__gte=timezone.now())
+                .order_by("pk")[:DRAIN_BATCH]
+            )
+            if not events:
+                return None
+            taken = [event.pk for event in events]
+            if len(events) == DRAIN_BATCH:
+                _sibling_hint()
+            processed, rest = _status_events_fold(events)
+            if rest:  # ours to process one at a time, right after this commits
+                lease = timedelta(seconds=settings.WHATSAPP_WEBHOOK_CLAIM_SECONDS)
+                WebhookEvent.objects.filter(pk__in=rest).update(claimed_until=timezone.now() + lease)
+    except Exception:
+        if not taken:
+            raise  # nothing was taken (the database is down, say): the drain stops, the sweeper comes back
+        # One bad status spoils the batch: each event on its own reports what failed.
+        logger.exception("status batch failed; processing its events one at a time", extra={"events": len(taken)})
+        processed, rest = 0, taken
     for event_id in rest:
         if webhook_event_process(event_id=event_id) is not None:
             processed += 1
     return processed
 
 
-def _status_events_fold(event_ids: list[int]) -> tuple[int, list[int]]:
+def _status_events_fold(events: list[WebhookEvent]) -> tuple[int, list[int]]:
     """Fold the events that carry only statuses, all in one go (a constant number of statements); how many,
-    and the ids of the others, to process one at a time. Call in a transaction."""
-    events = list(
-        WebhookEvent.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
-        .select_related("channel")
-        .filter(pk__in=event_ids, state=WebhookEvent.State.PENDING, customer_messages=False)
-        .order_by("pk")
-    )
+    and the ids of the others, to process one at a time. Call in a transaction holding the events' locks."""
     folded: list[tuple[WebhookEvent, list[tuple[Channel, wire.StatusUpdate]], datetime]] = []
     for event in events:
         updates = _status_updates_of(event)
@@ -149,7 +161,7 @@ def _status_events_fold(event_ids: list[int]) -> tuple[int, list[int]]:
             # The event's own moment, when its turn in the batch came: the log sorts events by it.
             folded.append((event, updates, timezone.now()))
     taken = {event.pk for event, _, _ in folded}
-    rest = [pk for pk in event_ids if pk not in taken]
+    rest = [event.pk for event in events if event.pk not in taken]
     if not folded:
         return 0, rest
 
