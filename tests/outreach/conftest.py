@@ -1,5 +1,6 @@
 """The outreach cast: a sandbox channel on the emulator, an approved marketing template, tagged contacts."""
 
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -90,3 +91,27 @@ def shop(sandbox) -> Shop:
         ),
         owner=member(channel.workspace, Role.OWNER),
     )
+
+
+def at_once(work, *, times: int = 2, timeout: float = 60) -> list:
+    """Run `work()` on `times` threads released together (two workers on the same job); their results.
+
+    Each thread closes its own database connection, as a worker's would be."""
+    from django.db import connection
+
+    barrier = threading.Barrier(times)
+    results = []
+
+    def run() -> None:
+        try:
+            barrier.wait(timeout=10)
+            results.append(work())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return results

@@ -13,6 +13,7 @@ from outreach_app import services
 from outreach_app.models import Campaign, CampaignRecipient
 from outreach_app.selectors import campaign_funnel
 from tests.conftest import wait_until
+from tests.outreach.conftest import at_once
 from whatsapp_platform.errors import Conflict, InvalidInput
 
 
@@ -354,23 +355,18 @@ def test_two_dispatchers_on_one_campaign_at_once_send_each_recipient_once(shop, 
     # A lease that has lapsed as soon as it is taken: as if the sweeper restarted a campaign whose
     # dispatcher was alive but slow, so both work on it at the same time.
     monkeypatch.setattr(dispatch, "CAMPAIGN_LEASE_GRACE_SECONDS", -60)
-    started = threading.Barrier(2)
+    conversations_for_contacts = dispatch.conversations_for_contacts
 
-    def dispatcher() -> None:
-        try:
-            started.wait()
-            services.campaign_dispatch(campaign_id=campaign.pk, time_budget_seconds=5)
-        finally:
-            connection.close()
+    def slow_inside_the_transaction(**kwargs):
+        time.sleep(0.2)  # each dispatcher holds its chunk a while: the other one reads meanwhile
+        return conversations_for_contacts(**kwargs)
 
-    threads = [threading.Thread(target=dispatcher) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    monkeypatch.setattr(dispatch, "conversations_for_contacts", slow_inside_the_transaction)
+    at_once(lambda: services.campaign_dispatch(campaign_id=campaign.pk, time_budget_seconds=5))
 
     assert sorted(body["to"] for body in shop.sent_templates()) == sorted(f"+{phone}" for phone in phones)
-    assert Message.objects.filter(campaign_recipient__campaign=campaign).count() == 60
+    queued = Message.objects.filter(contact__wa_id__in=phones, direction=Message.Direction.OUTBOUND)
+    assert queued.count() == 60  # not even a second message waiting in the outbox
     assert CampaignRecipient.objects.filter(campaign=campaign, state="sent").count() == 60
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.COMPLETED
 

@@ -1,15 +1,14 @@
 """Scheduled messages: sent once at their time, never when cancelled, once after an outage, window rules."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from messaging_app.errors import WindowClosed
 from outreach_app import services
 from outreach_app.models import ScheduledMessage
+from tests.outreach.conftest import at_once
 from whatsapp_platform.errors import Conflict
 
 
@@ -66,21 +65,7 @@ def test_a_cancelled_message_is_never_sent(shop):
 def test_after_an_outage_a_missed_message_goes_once_though_two_schedulers_claim_it(shop):
     scheduled = schedule_text(shop, "Missed while we were down", timezone.now() + timedelta(minutes=1))
     ScheduledMessage.objects.filter(pk=scheduled.pk).update(send_at=timezone.now() - timedelta(hours=2))
-    barrier = threading.Barrier(2)
-    results = []
-
-    def scheduler():
-        try:
-            barrier.wait(timeout=10)
-            results.append(services.scheduled_messages_send_due())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = at_once(services.scheduled_messages_send_due)
     results.append(services.scheduled_messages_send_due())  # the job's next run after recovery
 
     assert sorted(results) == [0, 0, 1]
