@@ -58,7 +58,11 @@ PEER_PHONE = "206540352242901"
 # When Meta reports a send's statuses, after Graph accepted it (seconds). Meta's own spacing varies; these keep
 # every reply's three statuses inside the run.
 STATUS_AFTER = (("sent", 0.2), ("delivered", 0.5), ("read", 1.0))
-DRIVER_THREADS = 64
+# Threads (each with its own kept-alive connection per system) that carry the driver's webhooks. pywa's server
+# (uvicorn) runs a webhook's handler as a background task before it reads the next request on that connection, so
+# with a 2 s model a connection carries one message every 2 s: a burst of 100 customers/s needs 200 at once. Meta
+# spreads its webhooks over many connections too.
+DRIVER_THREADS = 400
 MODEL_NAME = "burst-model"
 FAST_MODEL, SLOW_MODEL = "fast-model", "slow-model"
 # A ramp's step is flat when the customers waiting for a reply grew over its second half by at most this share of
@@ -1216,6 +1220,8 @@ def mode_isolation(bench: Bench) -> None:
     bench.driver.warm_up(bench.ours, phone_b)
     results: dict[str, Result] = {}
     for label in ("B alone", "B beside A"):
+        if results and not drain_side(bench.driver, bench.ours, timeout=args.wait):
+            print(f"  B alone left customers unanswered after {args.wait:g} s more; the next phase starts behind")
         print(f"{label} ...", flush=True)
         bench.model.reset()
         began = bench.meters.begin()
