@@ -8,10 +8,11 @@ event is processed by exactly one of them. Run on PostgreSQL in CI (row locks an
 import copy
 import itertools
 import json
+import threading
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -236,3 +237,42 @@ def test_two_drains_running_at_once_over_one_backlog_process_every_event_exactly
     assert set(WebhookEvent.objects.values_list("state", "attempts")) == {("processed", 1)}
     assert StatusReceipt.objects.count() == 750
     assert set(Message.objects.filter(wamid__startswith="wamid.shared-").values_list("status", flat=True)) == {"read"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="SQLite runs one writer at a time")
+def test_a_status_folded_while_the_send_answer_is_being_recorded_is_not_lost(channel):
+    message = outbound_message(conversation_with(channel, user_id=CUSTOMER_BSUID), wamid=None, status="sending")
+    recorded, commit = threading.Event(), threading.Event()
+
+    def record_the_answer_and_hold_the_transaction() -> None:
+        try:
+            with transaction.atomic():
+                message_wamid_record(message_id=message.pk, wamid="wamid.racing")
+                recorded.set()
+                commit.wait(timeout=10)
+        finally:
+            connection.close()
+
+    def drain() -> None:
+        try:
+            webhook_events_drain()
+        finally:
+            connection.close()
+
+    recorder = threading.Thread(target=record_the_answer_and_hold_the_transaction)
+    recorder.start()
+    assert recorded.wait(timeout=10)
+    # The answer is recorded (its receipts linked and folded) but not committed when the status is folded.
+    _store(_webhook(_status("wamid.racing", "delivered", 1764000002, callback_data=str(message.public_id))))
+    drainer = threading.Thread(target=drain)
+    drainer.start()
+    drainer.join(timeout=1)
+    assert drainer.is_alive()  # it waits for the message the callback data names
+    commit.set()
+    recorder.join(timeout=10)
+    drainer.join(timeout=10)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+    assert StatusReceipt.objects.get(wamid="wamid.racing").message_id == message.pk
