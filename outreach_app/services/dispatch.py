@@ -42,6 +42,7 @@ from messaging_app.services.outbound import message_deliver, template_messages_q
 from outreach_app.models import Campaign, CampaignRecipient
 from outreach_app.services.consent import MARKETING_LIMITED
 from outreach_app.services.template_values import template_message_content, values_for_contact
+from whatsapp_platform.bulk import rows_update
 from whatsapp_platform.errors import PlatformError
 
 logger = logging.getLogger(__name__)
@@ -358,7 +359,7 @@ def _chunk_queue(campaign: Campaign, *, after_id: int, size: int) -> tuple[int, 
                 recipient.state, reason = outcome[recipient.pk]
                 recipient.reason = reason[:300]
             recipient.processed_at = now
-        CampaignRecipient.objects.bulk_update(recipients, ["state", "reason", "message", "processed_at"])
+        rows_update(CampaignRecipient, recipients, ["state", "reason", "message", "processed_at"])
     return recipients[-1].pk, messages
 
 
