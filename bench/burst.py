@@ -58,10 +58,10 @@ PEER_PHONE = "206540352242901"
 # When Meta reports a send's statuses, after Graph accepted it (seconds). Meta's own spacing varies; these keep
 # every reply's three statuses inside the run.
 STATUS_AFTER = (("sent", 0.2), ("delivered", 0.5), ("read", 1.0))
-# Threads (each with its own kept-alive connection per system) that carry the driver's webhooks. pywa's server
-# (uvicorn) runs a webhook's handler as a background task before it reads the next request on that connection, so
-# with a 2 s model a connection carries one message every 2 s: a burst of 100 customers/s needs 200 at once. Meta
-# spreads its webhooks over many connections too.
+# Threads (each with its own kept-alive connection per system) that carry the driver's webhooks. A thread waits for
+# each answer, so the driver keeps up only while threads >= webhooks/s x acknowledgement time: a 1,000-customer
+# burst brings about 400 webhooks a second (each message and its three statuses), and a loaded server that takes a
+# second to acknowledge would otherwise make the driver, not the server, set the pace. Meta keeps many in flight too.
 DRIVER_THREADS = 400
 MODEL_NAME = "burst-model"
 FAST_MODEL, SLOW_MODEL = "fast-model", "slow-model"
