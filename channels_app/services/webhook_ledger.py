@@ -4,7 +4,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_app.models import Channel, WebhookEvent
@@ -70,9 +70,15 @@ def webhook_events_claim(*, limit: int, lease_seconds: float, customer_messages:
 
 
 def webhook_events_claimable() -> bool:
-    """Some pending event is waiting for a drain: not claimed, or its claim lapsed."""
-    now = timezone.now()
-    return WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).exclude(claimed_until__gte=now).exists()
+    """Some pending event is waiting for a drain: not claimed (nor locked by a drain folding it right now),
+    or its claim lapsed."""
+    waiting = (
+        WebhookEvent.objects.select_for_update(skip_locked=True)
+        .filter(state=WebhookEvent.State.PENDING)
+        .exclude(claimed_until__gte=timezone.now())
+    )
+    with transaction.atomic():
+        return bool(list(waiting.values_list("pk", flat=True)[:1]))
 
 
 def webhook_events_finish(*, outcomes: Sequence[tuple[WebhookEvent, str, str, datetime]]) -> None:
