@@ -236,7 +236,7 @@ class _Slice:
             cursor, messages = chunk
             self.pacer.refund(self.pace.chunk - len(messages))
             for message in messages:
-                self.work.put(message)  # the lanes always take what is queued, so this never waits for long
+                self.work.put(message)  # the lanes take whatever is queued (see _lane): never a long wait
         return False
 
     def _still_sending(self) -> bool:
@@ -263,6 +263,8 @@ class _Slice:
         return True
 
     def _lane(self) -> None:
+        # A lane takes from the queue until told it is done, even after a failure, so the dispatcher's
+        # thread never waits on a full queue for ever.
         try:
             while True:
                 message = self.work.get()
@@ -273,11 +275,11 @@ class _Slice:
                 self.meter.start()
                 try:
                     message_deliver(message_id=message.pk)
+                except BaseException as exc:  # reported by run(); the lease lapses and the sweeper restarts
+                    self.failure = exc
+                    self.stop.set()
                 finally:
                     self.meter.finish()
-        except BaseException as exc:  # reported by run(); the lease lapses and the sweeper restarts
-            self.failure = exc
-            self.stop.set()
         finally:
             connection.close()
 

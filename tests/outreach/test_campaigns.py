@@ -406,3 +406,41 @@ def test_queueing_a_campaign_takes_a_few_statements_per_chunk_not_per_recipient(
     assert len(inserts) == 1  # the chunk's 40 messages in one statement
     # Queueing is a handful per chunk; what is left is each message's own delivery to Graph (about ten).
     assert len(statements) <= 15 * 40
+
+
+def test_a_delivery_that_breaks_ends_the_slice_and_leaves_what_was_queued_for_the_outbox(shop, dispatch_tasks_lost):
+    from outreach_app.services import dispatch
+
+    shop.channel.throughput_mps = 20  # 2 lanes, chunks of 2: more is queued than the lanes hold
+    shop.channel.save()
+    for i in range(10):
+        shop.contact(f"Customer {i}", f"4477009015{i:02d}")
+    campaign = services.campaign_launch(campaign=sale_campaign(shop))
+    raised = []
+
+    def broken_delivery(*, message_id: int) -> None:
+        time.sleep(0.3)  # the next chunks fill the queue meanwhile
+        raise RuntimeError("the Graph client broke")
+
+    def slice_() -> None:
+        from django.db import connection
+
+        try:
+            services.campaign_dispatch(campaign_id=campaign.pk)
+        except RuntimeError as exc:
+            raised.append(str(exc))
+        finally:
+            connection.close()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dispatch, "message_deliver", broken_delivery)
+        worker = threading.Thread(target=slice_)
+        worker.start()
+        worker.join(30)
+
+    assert not worker.is_alive() and raised == ["the Graph client broke"]
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.RUNNING and campaign.dispatch_lease_until is None  # the sweeper's
+    assert shop.sent_templates() == []
+    queued = Message.objects.filter(campaign_recipient__campaign=campaign)
+    assert queued.count() >= 1 and set(queued.values_list("status", flat=True)) == {Message.Status.QUEUED}
