@@ -14,7 +14,8 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents_app.knowledge import knowledge_search
@@ -81,36 +82,61 @@ class TurnClaim(StrEnum):
 _WAKE_MAX = 50
 
 
-def turn_claim(*, conversation_id: int, agent_id: int) -> TurnClaim:
-    """Take the conversation's turn lease, within the agent's cap of conversations answered at once.
+def turn_claim(*, conversation_id: int, agent_id: int, cap: int, waiting: bool = False) -> TurnClaim:
+    """Take the conversation's turn lease, within the agent's cap (`max_concurrent_turns`) of conversations
+    answered at once. `waiting`: the conversation is marked as waiting for a place.
 
-    The agent's row lock serialises claims and releases of one agent's turns (a few milliseconds each), so the
-    count of running turns cannot be outdated by a concurrent claim; other agents never wait on it. A
-    conversation turned away is marked waiting, and the turn that frees a place wakes it (turn_release).
+    Optimistic, with no lock shared by the agent's turns (one hot row lock serialised hundreds of claims in a
+    burst): take the lease, then count the agent's running turns, this one included; over the cap, give the
+    lease back and wait. Each claimer counts after its own lease is written, so of claimers racing for the last
+    place the last to count sees all the others: the cap is never exceeded (at worst all of them step back, and
+    the place is handed on below). A conversation turned away is woken by the turn that frees a place.
     """
     from messaging_app.models import Conversation
 
     now = timezone.now()
-    with transaction.atomic():
-        cap = (
-            Agent.objects.select_for_update(no_key=True)
-            .filter(pk=agent_id)
-            .values_list("max_concurrent_turns", flat=True)
-            .first()
+    conversation = Conversation.objects.filter(pk=conversation_id)
+    claimed = conversation.filter(Q(agent_turn_until__isnull=True) | Q(agent_turn_until__lt=now)).update(
+        agent_turn_until=now + timedelta(seconds=settings.AGENT_TURN_LEASE_SECONDS)
+    )
+    if not claimed:
+        return TurnClaim.BUSY
+    if _turns_running(agent_id, now) <= cap:
+        if waiting:
+            conversation.update(turn_waiting_since=None)
+        return TurnClaim.CLAIMED
+    conversation.update(agent_turn_until=None, turn_waiting_since=Coalesce(F("turn_waiting_since"), Value(now)))
+    # A place freed between the lease and the count found nobody waiting yet: hand it on now.
+    _places_hand_on(agent_id=agent_id, cap=cap)
+    return TurnClaim.AT_CAPACITY
+
+
+def _turns_running(agent_id: int, now) -> int:
+    from messaging_app.models import Conversation
+
+    return Conversation.objects.filter(assigned_agent_id=agent_id, agent_turn_until__gte=now).count()
+
+
+def _places_hand_on(*, agent_id: int, cap: int) -> None:
+    """Wake the agent's longest-waiting conversations, as many as it has free places."""
+    from messaging_app.models import Conversation
+
+    waiting = list(
+        Conversation.objects.filter(
+            assigned_agent_id=agent_id,
+            turn_waiting_since__isnull=False,
+            agent_turn_until__isnull=True,
+            state=Conversation.State.AGENT,
         )
-        running = Conversation.objects.filter(assigned_agent_id=agent_id, agent_turn_until__gte=now).aggregate(
-            this=Count("pk", filter=Q(pk=conversation_id)), others=Count("pk", filter=~Q(pk=conversation_id))
+        .order_by("turn_waiting_since", "pk")
+        .values_list("pk", flat=True)[:_WAKE_MAX]
+    )
+    if not waiting:
+        return
+    for waiting_id in waiting[: max(0, cap - _turns_running(agent_id, timezone.now()))]:
+        transaction.on_commit(
+            lambda waiting_id=waiting_id: task_enqueue("messaging.conversation_inbound_handle", waiting_id)
         )
-        if running["this"]:
-            return TurnClaim.BUSY
-        conversation = Conversation.objects.filter(pk=conversation_id)
-        if cap is not None and running["others"] >= cap:
-            conversation.filter(turn_waiting_since__isnull=True).update(turn_waiting_since=now)
-            return TurnClaim.AT_CAPACITY
-        claimed = conversation.filter(Q(agent_turn_until__isnull=True) | Q(agent_turn_until__lt=now)).update(
-            agent_turn_until=now + timedelta(seconds=settings.AGENT_TURN_LEASE_SECONDS), turn_waiting_since=None
-        )
-    return TurnClaim.CLAIMED if claimed else TurnClaim.BUSY
 
 
 def turn_extend(*, conversation_id: int) -> None:
@@ -157,36 +183,16 @@ def turn_interrupted_close(run: AgentRun, *, reason: str) -> AgentRun:
     return _finish(run, AgentRun.Status.SKIPPED, error=f"The worker stopped during the turn. {reason}")
 
 
-def turn_release(*, conversation_id: int, agent_id: int) -> None:
-    """End the conversation's turn and hand the freed places to the agent's longest-waiting conversations."""
+def turn_release(*, conversation_id: int, agent_id: int, cap: int) -> None:
+    """End the conversation's turn and hand the freed place to the agent's longest-waiting conversation.
+
+    A conversation that marks itself waiting after this looked counts the running turns afterwards, and so sees
+    the place this freed (turn_claim): either way, nobody waits for a place that is free.
+    """
     from messaging_app.models import Conversation
 
-    now = timezone.now()
-    with transaction.atomic():
-        cap = (
-            Agent.objects.select_for_update(no_key=True)
-            .filter(pk=agent_id)
-            .values_list("max_concurrent_turns", flat=True)
-            .first()
-        )
-        Conversation.objects.filter(pk=conversation_id).update(agent_turn_until=None)
-        waiting = list(
-            Conversation.objects.filter(
-                assigned_agent_id=agent_id,
-                turn_waiting_since__isnull=False,
-                agent_turn_until__isnull=True,
-                state=Conversation.State.AGENT,
-            )
-            .order_by("turn_waiting_since", "pk")
-            .values_list("pk", flat=True)[:_WAKE_MAX]
-        )
-        if waiting and cap is not None:
-            running = Conversation.objects.filter(assigned_agent_id=agent_id, agent_turn_until__gte=now).count()
-            waiting = waiting[: max(0, cap - running)]
-        for waiting_id in waiting:
-            transaction.on_commit(
-                lambda waiting_id=waiting_id: task_enqueue("messaging.conversation_inbound_handle", waiting_id)
-            )
+    Conversation.objects.filter(pk=conversation_id).update(agent_turn_until=None)
+    _places_hand_on(agent_id=agent_id, cap=cap)
 
 
 def agent_turn_run(*, conversation, messages: list, run: AgentRun | None = None) -> AgentRun | None:

@@ -8,6 +8,7 @@ them in through `extra_body`: an agent's temperature is ignored here.
 from __future__ import annotations
 
 import base64
+import threading
 import time
 
 import anthropic
@@ -37,6 +38,8 @@ class AnthropicProvider:
         # Always explicit: left to the SDK, an empty base_url would follow ANTHROPIC_BASE_URL from our environment.
         self.base_url = base_url.strip().rstrip("/") or ANTHROPIC_BASE_URL
         self._client: anthropic.Anthropic | None = None
+        # Dozens of turns may ask at once for the first client: one is built, and its connection pool shared.
+        self._client_lock = threading.Lock()
 
     @property
     def _where(self) -> str:
@@ -104,15 +107,16 @@ class AnthropicProvider:
     def _sdk(self) -> anthropic.Anthropic:
         if not self.api_key and self.base_url == ANTHROPIC_BASE_URL:
             raise ProviderError("No Anthropic API key is set for this agent.", kind=ErrorKind.AUTH)
-        if self._client is None:
-            # An explicit api_key also stops the SDK from looking for credentials in our
-            # environment and in ~/.config/anthropic profiles.
-            self._client = anthropic.Anthropic(
-                api_key=self.api_key or NO_KEY_PLACEHOLDER,
-                base_url=self.base_url,
-                timeout=CLIENT_TIMEOUT_SECONDS,
-                max_retries=0,
-            )
+        with self._client_lock:
+            if self._client is None:
+                # An explicit api_key also stops the SDK from looking for credentials in our
+                # environment and in ~/.config/anthropic profiles.
+                self._client = anthropic.Anthropic(
+                    api_key=self.api_key or NO_KEY_PLACEHOLDER,
+                    base_url=self.base_url,
+                    timeout=CLIENT_TIMEOUT_SECONDS,
+                    max_retries=0,
+                )
         return self._client
 
 

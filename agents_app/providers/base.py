@@ -132,17 +132,17 @@ def provider_for(
     (20-30 ms) and a kept client reuses its connections to the model server.
     """
     key = (kind, model, hashlib.sha256(api_key.encode()).hexdigest(), base_url, transcription_model)
+    # Built under the lock (cheap: the SDK client comes on first use), so a burst of turns shares one provider
+    # and its connection pool instead of each building its own.
     with _PROVIDERS_LOCK:
-        cached = _PROVIDERS.get(key)
-    if cached is not None:
-        return cached
-    provider = _provider_build(
-        kind=kind, model=model, api_key=api_key, base_url=base_url, transcription_model=transcription_model
-    )
-    with _PROVIDERS_LOCK:
-        if len(_PROVIDERS) >= _PROVIDERS_MAX:
-            _PROVIDERS.clear()
-        _PROVIDERS[key] = provider
+        provider = _PROVIDERS.get(key)
+        if provider is None:
+            provider = _provider_build(
+                kind=kind, model=model, api_key=api_key, base_url=base_url, transcription_model=transcription_model
+            )
+            if len(_PROVIDERS) >= _PROVIDERS_MAX:
+                _PROVIDERS.clear()
+            _PROVIDERS[key] = provider
     return provider
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 
 import openai
@@ -41,6 +42,8 @@ class OpenAICompatibleProvider:
         self.base_url = base_url.strip().rstrip("/") or OPENAI_BASE_URL
         self.transcription_model = transcription_model.strip() or DEFAULT_TRANSCRIPTION_MODEL
         self._client: openai.OpenAI | None = None
+        # Dozens of turns may ask at once for the first client: one is built, and its connection pool shared.
+        self._client_lock = threading.Lock()
 
     @property
     def _is_openai(self) -> bool:
@@ -131,13 +134,14 @@ class OpenAICompatibleProvider:
     def _sdk(self) -> openai.OpenAI:
         if not self.api_key and self._is_openai:
             raise ProviderError("No OpenAI API key is set for this agent.", kind=ErrorKind.AUTH)
-        if self._client is None:
-            self._client = openai.OpenAI(
-                api_key=self.api_key or NO_KEY_PLACEHOLDER,
-                base_url=self.base_url,
-                timeout=CLIENT_TIMEOUT_SECONDS,
-                max_retries=0,
-            )
+        with self._client_lock:
+            if self._client is None:
+                self._client = openai.OpenAI(
+                    api_key=self.api_key or NO_KEY_PLACEHOLDER,
+                    base_url=self.base_url,
+                    timeout=CLIENT_TIMEOUT_SECONDS,
+                    max_retries=0,
+                )
         return self._client
 
 

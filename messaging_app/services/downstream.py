@@ -25,8 +25,13 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     # Agents build on messaging, not the other way round.
     from agents_app.turns import TurnClaim, turn_claim, turn_interrupted_close, turn_interrupted_take, turn_release
 
-    conversation = Conversation.objects.only("state", "assigned_agent_id", "turn_waiting_since").get(pk=conversation_id)
+    conversation = (
+        Conversation.objects.select_related("assigned_agent")
+        .only("state", "turn_waiting_since", "assigned_agent", "assigned_agent__max_concurrent_turns")
+        .get(pk=conversation_id)
+    )
     agent_id = conversation.assigned_agent_id
+    cap = conversation.assigned_agent.max_concurrent_turns if agent_id else 0
     turn_claimed = conversation.state == Conversation.State.AGENT and bool(agent_id)
     # A customer message is due for handling (next_attempt_at set) from the moment it is stored until its handling
     # finished, a dead turn's included. A burst schedules one handling per message: the first takes them all,
@@ -41,7 +46,10 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
         return []
     # Busy: the running turn takes these messages as a follow-up. At capacity: the turn that frees a place wakes
     # this conversation (and the inbound sweeper hands it again should that wake-up be lost).
-    if turn_claimed and turn_claim(conversation_id=conversation_id, agent_id=agent_id) != TurnClaim.CLAIMED:
+    waiting = conversation.turn_waiting_since is not None
+    if turn_claimed and turn_claim(conversation_id=conversation_id, agent_id=agent_id, cap=cap, waiting=waiting) != (
+        TurnClaim.CLAIMED
+    ):
         return []
     try:
         with transaction.atomic():
@@ -80,7 +88,7 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
         return messages
     finally:
         if turn_claimed:
-            turn_release(conversation_id=conversation_id, agent_id=agent_id)
+            turn_release(conversation_id=conversation_id, agent_id=agent_id, cap=cap)
             _follow_up_if_needed(conversation_id)
 
 

@@ -30,9 +30,12 @@ def _conversations(agent, count: int) -> list[Conversation]:
 def test_a_conversation_beyond_the_agents_cap_waits_and_one_with_a_turn_running_is_busy(agent):
     first, second = _conversations(agent, 2)
 
-    assert turn_claim(conversation_id=first.pk, agent_id=agent.pk) == TurnClaim.CLAIMED
-    assert turn_claim(conversation_id=first.pk, agent_id=agent.pk) == TurnClaim.BUSY
-    assert turn_claim(conversation_id=second.pk, agent_id=agent.pk) == TurnClaim.AT_CAPACITY
+    assert turn_claim(conversation_id=first.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns) == TurnClaim.CLAIMED
+    assert turn_claim(conversation_id=first.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns) == TurnClaim.BUSY
+    assert (
+        turn_claim(conversation_id=second.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns)
+        == TurnClaim.AT_CAPACITY
+    )
 
     second.refresh_from_db()
     assert second.turn_waiting_since is not None and second.agent_turn_until is None
@@ -43,15 +46,17 @@ def test_another_agents_running_turns_do_not_count_against_the_cap(agent):
     other_agent = AgentFactory(workspace=agent.workspace, max_concurrent_turns=1)
     (other,) = _conversations(other_agent, 1)
 
-    assert turn_claim(conversation_id=busy.pk, agent_id=agent.pk) == TurnClaim.CLAIMED
-    assert turn_claim(conversation_id=other.pk, agent_id=other_agent.pk) == TurnClaim.CLAIMED
+    assert turn_claim(conversation_id=busy.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns) == TurnClaim.CLAIMED
+    assert turn_claim(conversation_id=other.pk, agent_id=other_agent.pk, cap=1) == TurnClaim.CLAIMED
 
 
 def test_a_lapsed_turn_of_a_dead_worker_no_longer_holds_a_place(agent):
     dead, waiting = _conversations(agent, 2)
     Conversation.objects.filter(pk=dead.pk).update(agent_turn_until=timezone.now() - timedelta(seconds=1))
 
-    assert turn_claim(conversation_id=waiting.pk, agent_id=agent.pk) == TurnClaim.CLAIMED
+    assert (
+        turn_claim(conversation_id=waiting.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns) == TurnClaim.CLAIMED
+    )
 
 
 def test_ending_a_turn_hands_the_place_to_the_longest_waiting_conversation(
@@ -60,15 +65,18 @@ def test_ending_a_turn_hands_the_place_to_the_longest_waiting_conversation(
     running, first_waiting, second_waiting = _conversations(agent, 3)
     woken: list[tuple] = []
     monkeypatch.setattr("agents_app.turns.task_enqueue", lambda name, *args, **kw: woken.append((name, *args)))
-    turn_claim(conversation_id=running.pk, agent_id=agent.pk)
-    turn_claim(conversation_id=first_waiting.pk, agent_id=agent.pk)
-    turn_claim(conversation_id=second_waiting.pk, agent_id=agent.pk)
+    turn_claim(conversation_id=running.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns)
+    turn_claim(conversation_id=first_waiting.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns)
+    turn_claim(conversation_id=second_waiting.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns)
 
     with django_capture_on_commit_callbacks(execute=True):
-        turn_release(conversation_id=running.pk, agent_id=agent.pk)
+        turn_release(conversation_id=running.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns)
 
     assert woken == [("messaging.conversation_inbound_handle", first_waiting.pk)]  # one place freed: one woken
-    assert turn_claim(conversation_id=first_waiting.pk, agent_id=agent.pk) == TurnClaim.CLAIMED
+    assert (
+        turn_claim(conversation_id=first_waiting.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns, waiting=True)
+        == TurnClaim.CLAIMED
+    )
     first_waiting.refresh_from_db()
     assert first_waiting.turn_waiting_since is None
 
@@ -80,10 +88,10 @@ def test_a_waiting_conversation_a_teammate_took_over_is_not_woken_for_the_agent(
     woken: list[tuple] = []
     monkeypatch.setattr("agents_app.turns.task_enqueue", lambda name, *args, **kw: woken.append((name, *args)))
     for conversation in (running, taken_over, waiting):
-        turn_claim(conversation_id=conversation.pk, agent_id=agent.pk)
+        turn_claim(conversation_id=conversation.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns)
     Conversation.objects.filter(pk=taken_over.pk).update(state=Conversation.State.HUMAN)
 
     with django_capture_on_commit_callbacks(execute=True):
-        turn_release(conversation_id=running.pk, agent_id=agent.pk)
+        turn_release(conversation_id=running.pk, agent_id=agent.pk, cap=agent.max_concurrent_turns)
 
     assert woken == [("messaging.conversation_inbound_handle", waiting.pk)]
