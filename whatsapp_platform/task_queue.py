@@ -8,6 +8,9 @@ def task_enqueue(name: str, *args, countdown: float = 0) -> None:
 
     The registered task is used rather than `send_task`, which would bypass CELERY_TASK_ALWAYS_EAGER.
     """
+    if name not in current_app.tasks:
+        # A process that never imported the apps' tasks modules (the web process) runs Celery's autodiscovery.
+        current_app.loader.import_default_modules()
     task = current_app.tasks[name]
     if countdown > 0:
         task.apply_async(args=args, countdown=countdown)
