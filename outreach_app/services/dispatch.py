@@ -227,6 +227,9 @@ class _Slice:
                 return True
             try:
                 chunk = _chunk_queue(self.campaign, after_id=cursor, size=self.pace.chunk)
+            except _CampaignStopped:
+                self.stop.set()
+                return False
             except ChannelUnavailable as exc:
                 self.stop.set()
                 _campaign_stop(self.campaign, f"Paused: {exc.message}")
@@ -284,6 +287,10 @@ class _Slice:
             connection.close()
 
 
+class _CampaignStopped(Exception):
+    """Paused or cancelled since the last look: the chunk queues nothing."""
+
+
 def _skip_reason(recipient: CampaignRecipient) -> str:
     contact = recipient.contact
     if contact.blocked_at is not None:
@@ -299,9 +306,10 @@ def _chunk_queue(campaign: Campaign, *, after_id: int, size: int) -> tuple[int, 
     """Queue the messages of the next `size` pending recipients after `after_id`, in one transaction.
 
     Returns (the last recipient id looked at, the messages queued), or None when no pending recipient
-    is left after `after_id`. Contacts are read here, at send time, and locked with their recipients
-    until the messages are queued: an opt-out or a block a moment ago counts, and a recipient another
-    dispatcher holds is passed over (and then found no longer pending).
+    is left after `after_id`; raises _CampaignStopped when the campaign is no longer running. Contacts
+    are read here, at send time, and locked with their recipients until the messages are queued: an
+    opt-out or a block a moment ago counts, and a recipient another dispatcher holds is passed over
+    (and then found no longer pending).
     """
     limited = Message.objects.filter(
         contact_id=OuterRef("contact_id"),
@@ -311,6 +319,11 @@ def _chunk_queue(campaign: Campaign, *, after_id: int, size: int) -> tuple[int, 
         failed_at__gte=timezone.now() - MARKETING_LIMIT_HOLD,
     )
     with transaction.atomic():
+        # The campaign row stays locked until the chunk is queued: a cancel waits for it and then fails
+        # these messages before they leave; a chunk that comes after a pause or a cancel queues nothing.
+        running = Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk, state=Campaign.State.RUNNING)
+        if not list(running.values_list("pk", flat=True)):
+            raise _CampaignStopped
         recipients = list(
             CampaignRecipient.objects.filter(
                 campaign_id=campaign.pk, state=CampaignRecipient.State.PENDING, pk__gt=after_id

@@ -444,3 +444,45 @@ def test_a_delivery_that_breaks_ends_the_slice_and_leaves_what_was_queued_for_th
     assert shop.sent_templates() == []
     queued = Message.objects.filter(campaign_recipient__campaign=campaign)
     assert queued.count() >= 1 and set(queued.values_list("status", flat=True)) == {Message.Status.QUEUED}
+
+
+def test_a_cancel_while_a_chunk_is_being_queued_fails_it_before_it_leaves(shop, dispatch_tasks_lost, monkeypatch):
+    from django.db import connection
+
+    from outreach_app.services import dispatch
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the cancel waits on PostgreSQL's row lock")
+    shop.channel.throughput_mps = 100  # one chunk of 10 holds all five
+    shop.channel.save()
+    for i in range(5):
+        shop.contact(f"Customer {i}", f"4477009016{i:02d}")
+    campaign = services.campaign_launch(campaign=sale_campaign(shop))
+    cancels: list[threading.Thread] = []
+    conversations_for_contacts, message_deliver_now = dispatch.conversations_for_contacts, dispatch.message_deliver
+
+    def cancelled_meanwhile(**kwargs):
+        def cancel() -> None:
+            try:
+                services.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+            finally:
+                connection.close()
+
+        cancels.append(threading.Thread(target=cancel))
+        cancels[0].start()
+        time.sleep(0.5)  # the cancel is on its way while the chunk is still being queued
+        return conversations_for_contacts(**kwargs)
+
+    def busy_lanes(*, message_id: int) -> None:
+        time.sleep(0.3)
+        message_deliver_now(message_id=message_id)
+
+    monkeypatch.setattr(dispatch, "conversations_for_contacts", cancelled_meanwhile)
+    monkeypatch.setattr(dispatch, "message_deliver", busy_lanes)
+    services.campaign_dispatch(campaign_id=campaign.pk)
+    cancels[0].join(15)
+
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.CANCELLED
+    assert shop.sent_templates() == []
+    failed = Message.objects.filter(campaign_recipient__campaign=campaign).values_list("status", "error_title")
+    assert list(failed) == [(Message.Status.FAILED, "Campaign cancelled")] * 5
