@@ -3,6 +3,7 @@
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from channels_app.services import graph_client_for_channel
@@ -33,12 +34,14 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     agent_id = conversation.assigned_agent_id
     cap = conversation.assigned_agent.max_concurrent_turns if agent_id else 0
     turn_claimed = conversation.state == Conversation.State.AGENT and bool(agent_id)
-    # A customer message is due for handling (next_attempt_at set) from the moment it is stored until its handling
-    # finished, a dead turn's included. A burst schedules one handling per message: the first takes them all,
-    # and the others end here, on one indexed read.
-    due = Message.objects.filter(
-        conversation_id=conversation_id, direction=Message.Direction.INBOUND, next_attempt_at__isnull=False
-    ).exists()
+    # A customer message is due for handling from the moment it is stored (unhandled, next_attempt_at set) until its
+    # handling finished (next_attempt_at cleared), a dead turn's included. A burst schedules one handling per
+    # message: the first takes them all, and the others end here, on one indexed read.
+    due = (
+        Message.objects.filter(conversation_id=conversation_id, direction=Message.Direction.INBOUND)
+        .filter(Q(next_attempt_at__isnull=False) | Q(handled_at__isnull=True))
+        .exists()
+    )
     if conversation.turn_waiting_since is not None and (not turn_claimed or not due):
         # It waited for the agent, which no longer answers here (a teammate took over), or for nothing: no more.
         Conversation.objects.filter(pk=conversation_id).update(turn_waiting_since=None)
