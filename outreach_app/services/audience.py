@@ -4,6 +4,7 @@ import csv
 import io
 
 import phonenumbers
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -69,7 +70,10 @@ def _recipients_insert_from(campaign: Campaign, contacts: QuerySet[Contact]) -> 
     """INSERT ... SELECT: the audience becomes recipients inside PostgreSQL, in one statement. A launch
     to 10,000 contacts no longer reads their ids into Python and writes them back (seconds on a busy
     machine, all before the first send); contacts already recipients (imported) are left as they are."""
-    select_sql, params = contacts.order_by().values_list("pk").query.sql_with_params()
+    try:
+        select_sql, params = contacts.order_by().values_list("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return 0  # an audience that can match nobody (no channel, an empty filter) compiles to no query at all
     table = connection.ops.quote_name(CampaignRecipient._meta.db_table)
     # Only our own table name and Django's compiled audience query are interpolated; values are parameters.
     sql = (
