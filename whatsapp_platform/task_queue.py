@@ -3,7 +3,7 @@
 from celery import current_app
 
 
-def task_enqueue(name: str, *args, countdown: float = 0) -> None:
+def task_enqueue(name: str, *args) -> None:
     """Send the task named `name` (see each app's tasks.py) to its queue; in-process when tasks run eagerly.
 
     The registered task is used rather than `send_task`, which would bypass CELERY_TASK_ALWAYS_EAGER.
@@ -11,8 +11,4 @@ def task_enqueue(name: str, *args, countdown: float = 0) -> None:
     if name not in current_app.tasks:
         # A process that never imported the apps' tasks modules (the web process) runs Celery's autodiscovery.
         current_app.loader.import_default_modules()
-    task = current_app.tasks[name]
-    if countdown > 0:
-        task.apply_async(args=args, countdown=countdown)
-    else:
-        task.apply_async(args=args)
+    current_app.tasks[name].apply_async(args=args)

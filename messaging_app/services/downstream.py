@@ -49,11 +49,11 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
         return []
     # Busy: the running turn takes these messages as a follow-up. At capacity: the turn that frees a place wakes
     # this conversation (and the inbound sweeper hands it again should that wake-up be lost).
-    waiting = conversation.turn_waiting_since is not None
-    if turn_claimed and turn_claim(conversation_id=conversation_id, agent_id=agent_id, cap=cap, waiting=waiting) != (
-        TurnClaim.CLAIMED
-    ):
-        return []
+    if turn_claimed:
+        waiting = conversation.turn_waiting_since is not None
+        claim = turn_claim(conversation_id=conversation_id, agent_id=agent_id, cap=cap, waiting=waiting)
+        if claim != TurnClaim.CLAIMED:
+            return []
     try:
         with transaction.atomic():
             messages = inbound_unhandled_claim(conversation_id=conversation_id)

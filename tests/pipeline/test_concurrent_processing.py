@@ -122,7 +122,7 @@ def test_an_agent_never_answers_more_conversations_at_once_than_its_cap_and_the_
 
 def test_a_slow_model_in_one_workspace_does_not_hold_up_another_workspaces_replies(platform, emulator):
     with FakeOpenAIServer() as quick_model:
-        quick = _second_line(platform, emulator, quick_model)
+        quick_number = _second_number(platform, emulator, quick_model)
         # The slow workspace's model takes 12 s; its agent may answer 2 conversations at once (the worker has
         # 4 threads): five of its customers write first and fill what it may use.
         _agent(platform).update(max_concurrent_turns=2, debounce_seconds=0)
@@ -133,10 +133,10 @@ def test_a_slow_model_in_one_workspace_does_not_hold_up_another_workspaces_repli
             )
         wait_until(lambda: platform.llm.in_flight == 2, timeout=30)
         asked = time.monotonic()
-        customer = emulator.customer(quick.number, phone="16505550700")
-        emulator.customer_says(quick.number, customer, "text", {"body": "Hi"})
+        customer = emulator.customer(quick_number, phone="16505550700")
+        emulator.customer_says(quick_number, customer, "text", {"body": "Hi"})
 
-        wait_until(lambda: _replied(emulator, quick.number), timeout=30)
+        wait_until(lambda: _replied(emulator, quick_number), timeout=30)
         waited = time.monotonic() - asked
         assert platform.llm.in_flight == 2  # the slow model is still thinking
         assert waited < 6, f"the quick workspace's customer waited {waited:.1f} s behind the slow model"
@@ -145,16 +145,11 @@ def test_a_slow_model_in_one_workspace_does_not_hold_up_another_workspaces_repli
     invariants_check(using=platform.db, emulator_using="default")
 
 
-class _Line:
-    def __init__(self, number) -> None:
-        self.number = number
-
-
 def _replied(emulator, number) -> bool:
     return any(body.get("type") == "text" for body in emulator.requests_received(number))
 
 
-def _second_line(platform, emulator, model: FakeOpenAIServer) -> _Line:
+def _second_number(platform, emulator, model: FakeOpenAIServer):
     """Another workspace on the same platform: its own channel, number and agent (with a quick model)."""
     db = platform.db
     workspace = Workspace.objects.using(db).create(name="Quick shop", slug="quick-shop")
@@ -189,4 +184,4 @@ def _second_line(platform, emulator, model: FakeOpenAIServer) -> _Line:
         waba_id=channel.waba_id,
         display_phone_number=channel.display_phone_number,
     )
-    return _Line(number)
+    return number
