@@ -412,7 +412,7 @@ def _system_prompt(agent: Agent, conversation, query: str) -> str:
                 agent.instructions,
                 f"The customer's name: {contact.profile_name or 'unknown'}.",
                 contact_agent_context(contact=contact),
-                business_hours_agent_context(channel=conversation.channel, now=timezone.now()),
+                business_hours_agent_context(conversation=conversation, now=timezone.now()),
                 f"Keep each message under about {agent.target_chars} characters."
                 + ("" if agent.use_emoji else " No emoji."),
                 f"Relevant knowledge:\n{knowledge}" if knowledge else "",

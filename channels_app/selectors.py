@@ -12,7 +12,8 @@ def channels_list(*, workspace) -> QuerySet[Channel]:
 def channel_for_phone_number_id(*, phone_number_id: str) -> Channel | None:
     if not phone_number_id:
         return None
-    return Channel.objects.select_related("workspace").filter(phone_number_id=phone_number_id).first()
+    # With its agent: storing a customer's message reads the agent's debounce.
+    return Channel.objects.select_related("workspace", "agent").filter(phone_number_id=phone_number_id).first()
 
 
 _PHONE_CACHE: dict[str, tuple[float, Channel | None]] = {}

@@ -22,6 +22,15 @@ def business_hours_for_channel(*, channel: Channel) -> BusinessHours | None:
     )
 
 
+def business_hours_of_conversation(*, conversation: Conversation) -> BusinessHours | None:
+    """The business hours of the conversation's channel, read once per loaded conversation: a turn asks for them
+    before the agent answers and again for its prompt."""
+    memo = conversation.__dict__
+    if "_business_hours" not in memo:
+        memo["_business_hours"] = business_hours_for_channel(channel=conversation.channel)
+    return memo["_business_hours"]
+
+
 def business_hours_document(*, channel: Channel, now: datetime) -> dict:
     """The channel's business hours in the API's shape (what PUT takes), with where they stand at `now`."""
     from messaging_app.services.business_hours import (
@@ -166,13 +175,17 @@ def inbox_page(*, page: int = 1, size: int = 50, **filters) -> InboxPage:
     matching = inbox_filtered(**filters).select_related("contact", "channel", "assigned_agent", "assigned_user")
     waiting_q = Q(state=Conversation.State.WAITING_HUMAN)
     queued = Q(state=Conversation.State.WAITING_HUMAN, closed_arrival_at__isnull=False)
-    waiting = matching.filter(waiting_q).annotate(
-        queued_for_opening=Case(When(queued, then=Value(True)), default=Value(False), output_field=BooleanField()),
-    ).order_by(
-        F("queued_for_opening").desc(),
-        F("closed_arrival_at").asc(nulls_last=True),
-        F("waiting_since").asc(nulls_last=True),
-        "id",
+    waiting = (
+        matching.filter(waiting_q)
+        .annotate(
+            queued_for_opening=Case(When(queued, then=Value(True)), default=Value(False), output_field=BooleanField()),
+        )
+        .order_by(
+            F("queued_for_opening").desc(),
+            F("closed_arrival_at").asc(nulls_last=True),
+            F("waiting_since").asc(nulls_last=True),
+            "id",
+        )
     )
     waiting_count = waiting.count()
     items = list(waiting[offset : offset + size + 1]) if offset < waiting_count else []

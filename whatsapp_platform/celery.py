@@ -1,4 +1,5 @@
 import gc
+import logging
 import os
 
 from celery import Celery, signals
@@ -25,6 +26,22 @@ def _worker_shared_memory_prepare(sender=None, **kwargs) -> None:
     get_resolver().url_patterns  # noqa: B018 (reverse() in tasks builds links; load the URLconf once)
     gc.collect()
     gc.freeze()
+
+
+@signals.celeryd_after_setup.connect
+def _turn_worker_prepare(sender=None, instance=None, **kwargs) -> None:
+    """A worker that runs agent turns on threads imports the model SDKs before its first task: otherwise the
+    first burst's turns wait on one import (about a second of CPU, under the import lock) before any model call.
+    Workers that never run a turn skip it, and do not carry the SDKs."""
+    if "prefork" in str(getattr(instance, "pool_cls", "")).lower():
+        return  # done before the fork, above
+    queues = getattr(getattr(getattr(instance, "app", None), "amqp", None), "queues", None)
+    consumed = set(getattr(queues, "consume_from", None) or {})
+    if "turns" in consumed:
+        from agents_app.providers.base import providers_preload
+
+        providers_preload()
+        logging.getLogger(__name__).info("model SDKs loaded before the first turn")
 
 
 @signals.task_prerun.connect

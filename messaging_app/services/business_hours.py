@@ -301,11 +301,11 @@ def message_values(hours: BusinessHours, conversation: Conversation, *, now: dat
     }
 
 
-def business_hours_agent_context(*, channel: Channel, now: datetime) -> str:
+def business_hours_agent_context(*, conversation: Conversation, now: datetime) -> str:
     """One line for the agent's system prompt: open or closed, and until or from when."""
-    from messaging_app.selectors import business_hours_for_channel
+    from messaging_app.selectors import business_hours_of_conversation
 
-    hours = business_hours_for_channel(channel=channel)
+    hours = business_hours_of_conversation(conversation=conversation)
     if hours is None or not hours.enabled:
         return ""
     schedule = schedule_of(hours)
@@ -601,11 +601,11 @@ def business_hours_inbound_apply(*, conversation: Conversation, now: datetime) -
     someone (the agent or a teammate) already answered in it, and in the "wait for the team" mode hands
     the conversation to humans. Returns False when the agent must not answer this turn.
     """
-    from messaging_app.selectors import business_hours_for_channel
+    from messaging_app.selectors import business_hours_of_conversation
 
     if conversation.contact.blocked_at:
         return True  # nothing is sent to a blocked contact; whatever else applies to them decides
-    hours = business_hours_for_channel(channel=conversation.channel)
+    hours = business_hours_of_conversation(conversation=conversation)
     if hours is None or not hours.enabled:
         return True
     schedule = schedule_of(hours)

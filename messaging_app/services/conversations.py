@@ -114,7 +114,8 @@ def rating_answer_apply(*, message: Message) -> bool:
         csat_event_emit(rating=rating)
         _thank(message.conversation)
         return True
-    if message.message_type == "text":
+    if message.message_type == "text" and message.conversation.state == Conversation.State.CLOSED:
+        # A comment follows a rating, which is asked when the conversation closes (the caller holds its row).
         since = message.timestamp - timezone.timedelta(minutes=CSAT_COMMENT_MINUTES)
         rating = (
             ConversationRating.objects.select_for_update(no_key=True)

@@ -14,6 +14,9 @@ from messaging_app.services.inbound import inbound_handling_finish, inbound_unfi
 
 logger = logging.getLogger(__name__)
 
+# Due customer messages read to decide whether to go on; beyond this many, the recovery reads below always run.
+_DUE_READ_MAX = 100
+
 
 def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     """Take the conversation's new customer messages (oldest first) and react to them once.
@@ -26,10 +29,8 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     # Agents build on messaging, not the other way round.
     from agents_app.turns import TurnClaim, turn_claim, turn_interrupted_close, turn_interrupted_take, turn_release
 
-    conversation = (
-        Conversation.objects.select_related("assigned_agent")
-        .only("state", "turn_waiting_since", "assigned_agent", "assigned_agent__max_concurrent_turns")
-        .get(pk=conversation_id)
+    conversation = Conversation.objects.select_related("channel", "contact", "assigned_agent", "workspace").get(
+        pk=conversation_id
     )
     agent_id = conversation.assigned_agent_id
     cap = conversation.assigned_agent.max_concurrent_turns if agent_id else 0
@@ -37,11 +38,15 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     # A customer message is due for handling from the moment it is stored (unhandled, next_attempt_at set) until its
     # handling finished (next_attempt_at cleared), a dead turn's included. A burst schedules one handling per
     # message: the first takes them all, and the others end here, on one indexed read.
-    due = (
+    due = list(
         Message.objects.filter(conversation_id=conversation_id, direction=Message.Direction.INBOUND)
         .filter(Q(next_attempt_at__isnull=False) | Q(handled_at__isnull=True))
-        .exists()
+        .values_list("handled_at", flat=True)[:_DUE_READ_MAX]
     )
+    # Messages claimed by a handling and never finished: only then may a dead turn's run and messages be left over
+    # (a run is created after its messages are claimed and finished before they are). One that becomes so after this
+    # read is a live turn's, holding the lease the claim below would be refused.
+    unfinished = any(handled_at is not None for handled_at in due)
     if conversation.turn_waiting_since is not None and (not turn_claimed or not due):
         # It waited for the agent, which no longer answers here (a teammate took over), or for nothing: no more.
         Conversation.objects.filter(pk=conversation_id).update(turn_waiting_since=None)
@@ -58,7 +63,7 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
         with transaction.atomic():
             messages = inbound_unhandled_claim(conversation_id=conversation_id)
         interrupted = None
-        if turn_claimed:
+        if turn_claimed and (unfinished or len(due) == _DUE_READ_MAX):
             # Holding the lease, no live turn runs here: a run still marked running, and messages claimed but
             # never finished, belong to a handling that died. They are answered now, by the same run.
             interrupted = turn_interrupted_take(conversation_id=conversation_id)
@@ -66,9 +71,6 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
         if not messages:
             inbound_handling_finish(conversation_id=conversation_id)
             return []
-        conversation = Conversation.objects.select_related("channel", "contact", "assigned_agent", "workspace").get(
-            pk=conversation_id
-        )
         agent_replies = False
         if conversation.contact.blocked_at is None:
             # Outside business hours the channel's rule comes first: an away message, maybe no agent this turn.

@@ -54,7 +54,7 @@ def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message
         _annotation_apply(channel, message, item)
     elif _rating_answer(message):
         # A satisfaction rating (or the comment after it) neither reopens the conversation nor wakes the agent.
-        Message.objects.filter(pk=message.pk).update(handled_at=timezone.now())
+        Message.objects.filter(pk=message.pk).update(handled_at=timezone.now(), next_attempt_at=None)
         _conversation_inbound_touch(conversation, item.timestamp, counts_as_new_turn=False)
         return message
     first_inbound = conversation.last_inbound_at is None
@@ -68,16 +68,20 @@ def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message
     if item.message_type in MEDIA_TYPES and message.media_id:
         transaction.on_commit(lambda: tasks.inbound_media_fetch.delay(message.pk))
     if item.message_type not in _ANNOTATIONS:
-        # Its handling is due from now on (unless a keyword already handled it): until that handling has
-        # finished, the inbound sweeper hands it again if its task is lost or its worker dies.
-        Message.objects.filter(pk=message.pk, handled_at__isnull=True).update(next_attempt_at=timezone.now())
         # The agent's debounce: a burst of messages becomes one turn (and racing webhooks settle).
-        agent = conversation.assigned_agent
+        agent = _assigned_agent(channel, conversation)
         settle = agent.debounce_seconds if agent is not None else INBOUND_SETTLE_SECONDS
         transaction.on_commit(
             lambda: tasks.conversation_inbound_handle.apply_async(args=[conversation.pk], countdown=settle)
         )
     return message
+
+
+def _assigned_agent(channel: Channel, conversation: Conversation):
+    """The conversation's agent, without a query when it is the channel's own and the channel came with it."""
+    if conversation.assigned_agent_id == channel.agent_id and Channel.agent.is_cached(channel):
+        return channel.agent
+    return conversation.assigned_agent
 
 
 def _rating_answer(message: Message) -> bool:
@@ -121,6 +125,10 @@ def _message_insert(
                 media_sha256=str(media.get("sha256") or ""),
                 media_state=Message.MediaState.PENDING if media.get("id") else Message.MediaState.NONE,
                 handled_at=timezone.now() if handled else None,
+                # Its handling is due from now on (unless a keyword or a rating handles it below, which clears
+                # this): until that handling has finished, the inbound sweeper hands it again if its task is lost
+                # or its worker dies.
+                next_attempt_at=None if handled else timezone.now(),
             )
     except IntegrityError:
         # Stored before: Meta redelivers, and concurrent deliveries race; the constraint decides.

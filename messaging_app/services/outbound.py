@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from analytics_app.counters import sends_paced_record
@@ -236,9 +236,10 @@ def _requeue(message: Message, *, delay: float, **fields) -> None:
         _deliver_on_commit(message.pk, countdown=delay)
 
 
-def _fail(message: Message, *, code: int | None, title: str, details: str) -> None:
+def _fail(message: Message, *, code: int | None, title: str, details: str, **fields) -> None:
     if _leave_sending(
         message,
+        **fields,
         status=Message.Status.FAILED,
         failed_at=timezone.now(),
         error_code=code,
@@ -254,24 +255,31 @@ def _fail(message: Message, *, code: int | None, title: str, details: str) -> No
 def message_deliver(*, message_id: int) -> None:
     """Send one queued message to Graph, once. Safe to call any number of times."""
     now = timezone.now()
+    # The claim counts the attempt; the ways out before the Graph call below give it back.
     claimed = (
         Message.objects.filter(pk=message_id, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(status=Message.Status.SENDING, claimed_at=now, updated_at=now)
+        .update(status=Message.Status.SENDING, claimed_at=now, updated_at=now, attempts=F("attempts") + 1)
     )
     if claimed != 1:
         return
-    message = Message.objects.select_related("channel", "contact").get(pk=message_id)
-    channel = message.channel
-
     # Keep a conversation's messages in order: an earlier one still on its way goes first.
-    if Message.objects.filter(
-        conversation_id=message.conversation_id,
+    earlier_open = Message.objects.filter(
+        conversation_id=OuterRef("conversation_id"),
         direction=Message.Direction.OUTBOUND,
         status__in=_OPEN_STATES,
-        pk__lt=message.pk,
-    ).exists():
-        _requeue(message, delay=0.5)
+        pk__lt=OuterRef("pk"),
+    )
+    message = (
+        Message.objects.select_related("channel", "contact")
+        .annotate(earlier_open=Exists(earlier_open))
+        .get(pk=message_id)
+    )
+    channel = message.channel
+    uncounted = message.attempts - 1
+
+    if message.earlier_open:
+        _requeue(message, delay=0.5, attempts=uncounted)
         return
     # Under the pair rate limit (about one message per 6 s to one user, with bursts) and
     # under the number's throughput; both buckets are shared by every worker through Redis.
@@ -283,7 +291,7 @@ def message_deliver(*, message_id: int) -> None:
         rate = channel.throughput_mps or settings.WHATSAPP_DEFAULT_MPS
         wait = token_bucket_take(f"mps:{channel.phone_number_id}", rate=rate, capacity=rate)
     if wait > 0:
-        _requeue(message, delay=wait)
+        _requeue(message, delay=wait, attempts=uncounted)
         sends_paced_record()
         return
     if channel.status != Channel.Status.ACTIVE:
@@ -292,11 +300,10 @@ def message_deliver(*, message_id: int) -> None:
             code=None,
             title="Channel unavailable",
             details=channel.status_reason or channel.get_status_display(),
+            attempts=uncounted,
         )
         return
 
-    Message.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1)
-    message.attempts += 1
     try:
         if _needs_upload(message):
             message.content = {**message.content, "id": media_upload_once(message=message)}
@@ -360,9 +367,13 @@ def message_wamid_record(*, message_id: int, wamid: str) -> Message:
     from events_app.services import message_event_emit  # events build on messaging
 
     message_event_emit(type="message.sent", message=message)
-    StatusReceipt.objects.filter(channel_id=message.channel_id, wamid=wamid, message__isnull=True).update(
+    linked = StatusReceipt.objects.filter(channel_id=message.channel_id, wamid=wamid, message__isnull=True).update(
         message=message
     )
+    if not linked:
+        # No status came before this answer, or those that did were folded into the message when they came
+        # (matched by our callback data, under this row's lock): nothing to fold.
+        return message
     return message_status_fold(message)
 
 

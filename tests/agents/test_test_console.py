@@ -220,8 +220,6 @@ def test_test_consoles_are_not_whatsapp_channels_anywhere(tester, fern, shop):
 def test_deleting_the_agent_removes_its_test_console(tester, fern, shop):
     _say(tester, fern, "Do you ship to Canada?")
     key = api_key_for(shop)
-    deleted = tester.delete(
-        reverse("api_agent_detail", args=[fern.public_id]), HTTP_AUTHORIZATION=f"Bearer {key}"
-    )
+    deleted = tester.delete(reverse("api_agent_detail", args=[fern.public_id]), HTTP_AUTHORIZATION=f"Bearer {key}")
     assert deleted.status_code == 204
     assert not Channel.objects.filter(provider=Channel.Provider.TEST_CONSOLE).exists()
