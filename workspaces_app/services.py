@@ -16,7 +16,7 @@ from django.utils.text import slugify
 from audit_app.services import audit_diff, audit_record, audit_snapshot
 from whatsapp_platform.errors import Conflict, InvalidInput, NotPermitted
 from workspaces_app.models import ROLE_ORDER, ApiKey, Invitation, Membership, Role, User, Workspace
-from workspaces_app.selectors import acting_role, role_can, role_grantable, roles_grantable, user_needs_admin_site
+from workspaces_app.selectors import acting_role, role_can, role_grantable, user_needs_admin_site
 
 logger = logging.getLogger(__name__)
 
