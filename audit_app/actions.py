@@ -10,10 +10,12 @@ AUDIT_ACTIONS: dict[str, str] = {
     "invitation.created": "Invitation sent",
     "invitation.revoked": "Invitation revoked",
     "invitation.accepted": "Invitation accepted",
+    "member.added": "Member added",
     "member.role_changed": "Member's role changed",
     "member.removed": "Member removed",
     "api_key.created": "API key created",
     "api_key.revoked": "API key revoked",
+    "api_key.role_changed": "API key's role lowered (its creator's role changed)",
     "channel.created": "Channel created",
     "channel.connected": "Channel connected",
     "channel.reconnected": "Channel reconnected",
@@ -37,6 +39,11 @@ AUDIT_ACTIONS: dict[str, str] = {
     "contact.erased": "Contact erased",
     "retention.applied": "Old customer data cleared (retention)",
     "workspace.settings_changed": "Workspace settings changed",
+    "workspace.deleted": "Workspace deleted",
+    "admin.added": "Added in the admin site",
+    "admin.changed": "Changed in the admin site",
+    "admin.deleted": "Deleted in the admin site",
+    "admin.action": "Admin site action run",
 }
 
 

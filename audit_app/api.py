@@ -62,6 +62,8 @@ class AuditFilterSerializer(serializers.Serializer):
 class AuditLogApi(ListAPIView):
     """Who did what in the workspace, newest first. Entries are never changed or deleted."""
 
+    required_permissions = {"GET": "configure"}
+
     serializer_class = AuditEntrySerializer
     pagination_class = AuditCursorPagination
 

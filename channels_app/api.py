@@ -180,6 +180,8 @@ class ChannelDeactivateApi(APIView):
 
 
 class ChannelTestMessageApi(APIView):
+    required_permissions = {"POST": "reply"}
+
     class InputSerializer(serializers.Serializer):
         to = serializers.CharField(max_length=32, help_text="A WhatsApp number with its country code.")
         body = serializers.CharField(required=False, allow_blank=True, max_length=4096)
@@ -423,6 +425,8 @@ class TemplateDetailApi(APIView):
 
 
 class TemplateSendApi(APIView):
+    required_permissions = {"POST": "reply"}
+
     class TemplateSendInputSerializer(serializers.Serializer):
         to = serializers.CharField(
             required=False, max_length=40, help_text="A WhatsApp number in E.164, e.g. +447700900123."

@@ -1,10 +1,13 @@
 from django.contrib import admin
 
 from events_app.models import Delivery, DeliveryAttempt, Event, WebhookSubscription
+from workspaces_app.admin_scoping import AuditedAdmin
+
+# Superusers only (Django's model permissions, which no workspace member is given); audited all the same.
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(AuditedAdmin):
     list_display = ["url", "workspace", "enabled", "failing_since", "created_at"]
     list_filter = ["enabled"]
     search_fields = ["url", "workspace__slug"]
@@ -14,7 +17,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(AuditedAdmin):
     list_display = ["public_id", "type", "workspace", "created_at"]
     list_filter = ["type"]
     search_fields = ["public_id"]
@@ -28,7 +31,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(AuditedAdmin):
     list_display = ["public_id", "subscription", "state", "attempt_count", "last_status_code", "next_attempt_at"]
     list_filter = ["state"]
     search_fields = ["public_id", "event__public_id"]

@@ -102,6 +102,8 @@ def _with_secret(subscription: WebhookSubscription, secret: str) -> dict:
 
 
 class SubscriptionListApi(ListAPIView):
+    required_permissions = {"GET": "configure"}
+
     serializer_class = SubscriptionOutputSerializer
 
     def get_queryset(self):
@@ -132,6 +134,8 @@ class SubscriptionListApi(ListAPIView):
 
 
 class SubscriptionDetailApi(APIView):
+    required_permissions = {"GET": "configure"}
+
     @extend_schema(responses=SubscriptionOutputSerializer, summary="One webhook subscription")
     def get(self, request, subscription_id):
         return Response(SubscriptionOutputSerializer(_subscription(request, subscription_id)).data)
@@ -175,6 +179,8 @@ class SubscriptionRotateSecretApi(APIView):
 
 
 class SubscriptionDeliveriesApi(ListAPIView):
+    required_permissions = {"GET": "configure"}
+
     serializer_class = DeliverySerializer
 
     def get_queryset(self):

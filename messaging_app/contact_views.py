@@ -16,7 +16,7 @@ from messaging_app.models import Contact
 from messaging_app.services import contact_admin, privacy
 from whatsapp_platform.errors import PlatformError
 from workspaces_app.decorators import workspace_member_required
-from workspaces_app.models import Role
+from workspaces_app.selectors import member_can
 
 PAGE_SIZE = 50
 
@@ -57,7 +57,7 @@ def contact_detail(request, contact_id: int):
             "tags_form": ContactTagsForm(),
             "attribute_form": ContactAttributeForm(),
             "erased": privacy.contact_is_erased(contact),
-            "can_erase": request.membership.role == Role.OWNER,
+            "can_erase": member_can(membership=request.membership, permission="govern"),
         },
     )
 
@@ -165,7 +165,7 @@ def contact_archive(request, contact_id: int):
 def contact_erase(request, contact_id: int):
     """Owners only: a page that says what erasing removes, then erasure once the contact's number is typed."""
     contact = _contact(request, contact_id)
-    if request.membership.role != Role.OWNER:
+    if not member_can(membership=request.membership, permission="govern"):
         raise PermissionDenied("Only the workspace's owners can erase a contact.")
     error, status = "", 200
     if request.method == "POST":

@@ -122,6 +122,8 @@ class ContactListApi(ListAPIView):
 
 
 class ContactDetailApi(APIView):
+    required_permissions = {"PATCH": "reply"}
+
     def _contact(self, request, contact_id: int) -> Contact:
         contact = contact_get(workspace=request.auth.workspace, contact_id=contact_id)
         if contact is None:
@@ -161,6 +163,8 @@ def _api_contact(request, contact_id: int) -> Contact:
 
 
 class ContactExportApi(APIView):
+    required_permissions = {"GET": "configure"}
+
     @extend_schema(
         responses={(200, "application/zip"): OpenApiTypes.BINARY},
         summary="Everything stored about a contact, as a zip",
@@ -179,6 +183,9 @@ class ContactExportApi(APIView):
 
 
 class ContactEraseApi(APIView):
+    # Owners only, as in the console; a key has its role (workspaces_app.api_auth).
+    required_permissions = {"POST": "govern"}
+
     class InputSerializer(serializers.Serializer):
         confirm = serializers.CharField(
             help_text="The contact's phone number (e.g. +16505551234), WhatsApp user id or id, as a safeguard."

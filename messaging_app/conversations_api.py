@@ -321,6 +321,8 @@ class ConversationDetailApi(APIView):
 class ConversationActionApi(APIView):
     """take-over, hand-back, assign, close: the same as the inbox's buttons."""
 
+    required_permissions = {"POST": "reply"}
+
     action = ""
 
     class MemberSerializer(serializers.Serializer):
@@ -356,6 +358,8 @@ class ConversationActionApi(APIView):
 
 
 class ConversationMessagesApi(ListAPIView):
+    required_permissions = {"POST": "reply"}
+
     serializer_class = MessageSerializer
     parser_classes = [JSONParser, MultiPartParser]
     pagination_class = CreatedCursorPagination
@@ -403,6 +407,8 @@ def _payload(request) -> dict:
 
 class MessageSendApi(APIView):
     """Start (or continue) a conversation with a number: outside the 24-hour window only templates are accepted."""
+
+    required_permissions = {"POST": "reply"}
 
     parser_classes = [JSONParser, MultiPartParser]
 

@@ -323,6 +323,8 @@ def _scheduled_of(request, scheduled_id) -> ScheduledMessage:
 class ScheduledMessageListApi(ListAPIView):
     """List scheduled messages (`?state=scheduled`), or schedule one."""
 
+    required_permissions = {"POST": "reply"}
+
     serializer_class = ScheduledMessageOutputSerializer
 
     class TemplateInputSerializer(serializers.Serializer):
@@ -406,6 +408,8 @@ class ScheduledMessageListApi(ListAPIView):
 
 
 class ScheduledMessageDetailApi(APIView):
+    required_permissions = {"PATCH": "reply", "DELETE": "reply"}
+
     class RescheduleInputSerializer(serializers.Serializer):
         send_at = serializers.DateTimeField()
 

@@ -71,8 +71,8 @@ def member(workspace: Workspace, role: str = Role.AGENT, **user_fields) -> User:
     return user
 
 
-def api_key_for(workspace: Workspace, name: str = "Test key") -> str:
-    return api_key_create(workspace=workspace, name=name).plaintext
+def api_key_for(workspace: Workspace, name: str = "Test key", role: str = Role.OWNER) -> str:
+    return api_key_create(workspace=workspace, name=name, role=role).plaintext
 
 
 def conversation_with(

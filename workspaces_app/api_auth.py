@@ -3,6 +3,7 @@
 from rest_framework import authentication, exceptions, permissions
 
 from workspaces_app.models import ApiKey
+from workspaces_app.selectors import role_can
 from workspaces_app.services import ApiKeyRejected, api_key_authenticate
 
 MISSING_KEY_MESSAGE = (
@@ -46,8 +47,26 @@ class _ApiKeyPrincipal:
         return f"API key {self.api_key.name}"
 
 
+def api_permission_needed(view, method: str) -> str:
+    """The console permission (workspaces_app.models.ROLE_PERMISSIONS) a request needs: what the view
+    declares for the method in `required_permissions`, else "view" to read and "configure" to write."""
+    declared = getattr(view, "required_permissions", {})
+    if method in declared:
+        return declared[method]
+    return "view" if method in permissions.SAFE_METHODS else "configure"
+
+
 class HasWorkspaceApiKey(permissions.BasePermission):
+    """A key is required, and its role must hold what the operation needs, as a member's would in the console."""
+
     def has_permission(self, request, view) -> bool:
         if not isinstance(request.auth, ApiKey):
             raise exceptions.NotAuthenticated(MISSING_KEY_MESSAGE, code="missing_api_key")
+        needed = api_permission_needed(view, request.method)
+        if not role_can(role=request.auth.role, permission=needed):
+            raise exceptions.PermissionDenied(
+                f"This API key has the role {request.auth.get_role_display()}, which cannot do this "
+                f"(it needs the '{needed}' permission). Ask an owner or admin for a key with a higher role.",
+                code="permission_denied",
+            )
         return True

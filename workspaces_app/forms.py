@@ -1,6 +1,20 @@
 from django import forms
 
 from workspaces_app.models import Role
+from workspaces_app.selectors import roles_grantable
+
+
+class _RoleChoiceForm(forms.Form):
+    """Offers the roles the person may hand out (the service enforces the same rule,
+    workspaces_app.selectors.role_grantable); all roles when no actor is given, for validating a choice."""
+
+    role_permission = "manage_members"
+
+    def __init__(self, *args, actor_role: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if actor_role is not None:
+            grantable = set(roles_grantable(actor_role=actor_role, permission=self.role_permission))
+            self.fields["role"].choices = [(value, label) for value, label in Role.choices if value in grantable]
 
 
 class WorkspaceSettingsForm(forms.Form):
@@ -47,14 +61,21 @@ class RetentionForm(forms.Form):
     )
 
 
-class InvitationForm(forms.Form):
+class InvitationForm(_RoleChoiceForm):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=Role.choices, initial=Role.AGENT)
 
 
-class MembershipRoleForm(forms.Form):
+class MembershipRoleForm(_RoleChoiceForm):
     role = forms.ChoiceField(choices=Role.choices)
 
 
-class ApiKeyForm(forms.Form):
+class ApiKeyForm(_RoleChoiceForm):
+    role_permission = "configure"
+
     name = forms.CharField(max_length=80, help_text="Where the key is used, e.g. 'CRM sync'.")
+    role = forms.ChoiceField(
+        choices=Role.choices,
+        initial=Role.AGENT,
+        help_text="The key may do what a member of this role may in the console; not more than your own role.",
+    )

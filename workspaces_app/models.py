@@ -111,13 +111,18 @@ class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
 
 
-# What each role may do; checked by `workspaces_app.selectors.member_can`.
+# What each role may do; checked by `workspaces_app.selectors.member_can` (console and admin) and
+# `workspaces_app.api_auth.KeyRoleHolds` (API keys, which carry a role too). "govern" is deciding the
+# workspace's own rules: erasing a customer's data, how long data is kept, whether two-factor is required.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.OWNER: frozenset({"view", "reply", "configure", "manage_members", "manage_owners"}),
+    Role.OWNER: frozenset({"view", "reply", "configure", "manage_members", "manage_owners", "govern"}),
     Role.ADMIN: frozenset({"view", "reply", "configure", "manage_members"}),
     Role.AGENT: frozenset({"view", "reply"}),
     Role.VIEWER: frozenset({"view"}),
 }
+# Lowest first. Nobody grants a role above their own: not to a member, an invitation or an API key
+# (`workspaces_app.selectors.role_grantable`).
+ROLE_ORDER: tuple[str, ...] = (Role.VIEWER, Role.AGENT, Role.ADMIN, Role.OWNER)
 
 
 class Membership(models.Model):
@@ -177,6 +182,9 @@ class ApiKey(models.Model):
     # The key reads `wap_<prefix>_<secret>`; the prefix finds the row, the hash proves it.
     prefix = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=64)
+    # What the key may do, as a member of this role may in the console; never above its creator's role,
+    # and lowered (or the key revoked) when the creator is demoted (or removed).
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ADMIN)
     created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -15,7 +15,8 @@ from django.utils.text import slugify
 
 from audit_app.services import audit_diff, audit_record, audit_snapshot
 from whatsapp_platform.errors import Conflict, InvalidInput, NotPermitted
-from workspaces_app.models import ApiKey, Invitation, Membership, Role, User, Workspace
+from workspaces_app.models import ROLE_ORDER, ApiKey, Invitation, Membership, Role, User, Workspace
+from workspaces_app.selectors import acting_role, role_can, role_grantable, user_needs_admin_site
 
 logger = logging.getLogger(__name__)
 
@@ -46,50 +47,131 @@ def workspace_create(*, name: str, owner: User, slug: str | None = None) -> Work
 
 
 def membership_set(*, workspace: Workspace, user: User, role: str) -> Membership:
-    """Add the user to the workspace, or change their role. Owners and admins may use the admin site."""
+    """Add the user to the workspace, or change their role, with no permission check: for a workspace's
+    creation and an accepted invitation, whose role was checked when it was sent. Owners and admins may
+    use the admin site."""
     if role not in Role.values:
         raise InvalidInput(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", field="role")
     membership, _ = Membership.objects.update_or_create(workspace=workspace, user=user, defaults={"role": role})
-    if role in (Role.OWNER, Role.ADMIN) and not user.is_staff:
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
+    user_staff_sync(user=user)
+    return membership
+
+
+def _require_grantable(*, by: User, workspace: Workspace, role: str, permission: str, what: str) -> str:
+    """The actor's role in the workspace, or NotPermitted when it may not hand out `role`.
+
+    `what` says what was refused, with `{role}` for the role's name: "invite someone as {role}".
+    """
+    actor_role = acting_role(user=by, workspace=workspace)
+    if actor_role is None:
+        raise NotPermitted("You are not a member of this workspace.")
+    if not role_grantable(actor_role=actor_role, role=role, permission=permission):
+        able = [r for r in reversed(ROLE_ORDER) if role_grantable(actor_role=r, role=role, permission=permission)]
+        who = " or ".join(f"an {Role(r).label.lower()}" for r in able) or "nobody"
+        raise NotPermitted(
+            f"Only {who} can {what.format(role=Role(role).label.lower())}; your role is "
+            f"{Role(actor_role).label.lower()}. Nobody gives a role above their own.",
+            field="role",
+        )
+    return actor_role
+
+
+@transaction.atomic
+def membership_add(*, by: User, workspace: Workspace, user: User, role: str) -> Membership:
+    """Add someone directly (the platform's operators, from the admin site; members invite instead)."""
+    if Membership.objects.filter(workspace=workspace, user=user).exists():
+        raise Conflict(f"{user.email} is already a member of {workspace.name}.", field="user")
+    _require_grantable(by=by, workspace=workspace, role=role, permission="manage_members", what="make someone {role}")
+    membership = membership_set(workspace=workspace, user=user, role=role)
+    audit_record(action="member.added", target=user, workspace=workspace, changes={"role": [None, role]})
     return membership
 
 
 @transaction.atomic
-def membership_role_change(*, actor: Membership, membership: Membership, role: str) -> Membership:
-    if membership.workspace_id != actor.workspace_id:
-        raise NotPermitted("That member is not in this workspace.")
-    touches_owner = Role.OWNER in (role, membership.role)
-    if touches_owner and actor.role != Role.OWNER:
-        raise NotPermitted("Only an owner can make or unmake owners.")
+def membership_role_change(*, by: User, membership: Membership, role: str) -> Membership:
+    """Change a member's role. `by` may neither give nor take away a role above their own; the member's
+    API keys are lowered to the new role."""
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", field="role")
+    workspace = membership.workspace
+    _require_grantable(
+        by=by,
+        workspace=workspace,
+        role=membership.role,
+        permission="manage_members",
+        what="change the role of a member who is {role}",
+    )
+    _require_grantable(by=by, workspace=workspace, role=role, permission="manage_members", what="make someone {role}")
     if membership.role == Role.OWNER and role != Role.OWNER:
         _ensure_another_owner(membership)
-    if role != membership.role:
-        audit_record(
-            action="member.role_changed",
-            target=membership.user,
-            workspace=membership.workspace,
-            changes={"role": [membership.role, role]},
-        )
-    return membership_set(workspace=membership.workspace, user=membership.user, role=role)
+    if role == membership.role:
+        return membership
+    audit_record(
+        action="member.role_changed",
+        target=membership.user,
+        workspace=workspace,
+        changes={"role": [membership.role, role]},
+    )
+    membership = membership_set(workspace=workspace, user=membership.user, role=role)
+    _grants_lower(workspace=workspace, member=membership.user, role=role)
+    return membership
 
 
 @transaction.atomic
-def membership_remove(*, actor: Membership, membership: Membership) -> None:
-    if membership.workspace_id != actor.workspace_id:
-        raise NotPermitted("That member is not in this workspace.")
+def membership_remove(*, by: User, membership: Membership) -> None:
+    """Remove a member (not one whose role is above `by`'s): the API keys they created stop working."""
+    workspace = membership.workspace
+    _require_grantable(
+        by=by,
+        workspace=workspace,
+        role=membership.role,
+        permission="manage_members",
+        what="remove a member who is {role}",
+    )
     if membership.role == Role.OWNER:
-        if actor.role != Role.OWNER:
-            raise NotPermitted("Only an owner can remove an owner.")
         _ensure_another_owner(membership)
     membership.delete()
     audit_record(
         action="member.removed",
         target=membership.user,
-        workspace=actor.workspace,
+        workspace=workspace,
         changes={"role": [membership.role, None]},
     )
+    _grants_lower(workspace=workspace, member=membership.user, role=None)
+    user_staff_sync(user=membership.user)
+
+
+@transaction.atomic
+def user_delete(*, user: User, by: User) -> None:
+    """Delete an account (the platform's operators): it leaves each workspace by the members' rules
+    first, so the keys it created are revoked and no workspace loses its last owner."""
+    for membership in Membership.objects.filter(user=user).select_related("workspace"):
+        membership_remove(by=by, membership=membership)
+    user.delete()
+
+
+def user_staff_sync(*, user: User) -> None:
+    """Keep `is_staff` (the admin site's door) to those who need it: superusers, owners and admins."""
+    needed = user_needs_admin_site(user=user)
+    if user.is_staff != needed:
+        user.is_staff = needed
+        user.save(update_fields=["is_staff"])
+
+
+def _grants_lower(*, workspace: Workspace, member: User, role: str | None) -> None:
+    """What `member` handed out in the workspace may not outrank them: their active API keys are lowered
+    to `role` (revoked when None: they left), their pending invitations above it revoked."""
+    keys = ApiKey.objects.filter(workspace=workspace, created_by=member, revoked_at__isnull=True)
+    invitations = Invitation.objects.filter(workspace=workspace, invited_by=member, state=Invitation.State.PENDING)
+    above = [] if role is None else ROLE_ORDER[ROLE_ORDER.index(role) + 1 :]
+    for api_key in keys:
+        if role is None:
+            api_key_revoke(workspace=workspace, public_id=api_key.public_id)
+        elif api_key.role in above:
+            ApiKey.objects.filter(pk=api_key.pk).update(role=role)
+            audit_record(action="api_key.role_changed", target=api_key, changes={"role": [api_key.role, role]})
+    for invitation in invitations if role is None else invitations.filter(role__in=above):
+        invitation_revoke(workspace=workspace, invitation_id=invitation.pk)
 
 
 def _ensure_another_owner(membership: Membership) -> None:
@@ -110,12 +192,16 @@ class IssuedInvitation:
 
 @transaction.atomic
 def invitation_create(*, workspace: Workspace, email: str, role: str, invited_by: User) -> IssuedInvitation:
-    """Invite someone by email; the link in the email is the only copy of the token."""
+    """Invite someone by email to a role no higher than the inviter's; the link in the email is the only
+    copy of the token."""
     email = User.objects.normalize_email(email or "").strip().lower()
     if "@" not in email:
         raise InvalidInput("Enter the email address of the person to invite.", field="email")
     if role not in Role.values:
         raise InvalidInput(f"Unknown role {role!r}.", field="role")
+    _require_grantable(
+        by=invited_by, workspace=workspace, role=role, permission="manage_members", what="invite someone as {role}"
+    )
     if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
         raise Conflict(f"{email} is already a member of {workspace.name}.", field="email")
     # A new invitation replaces a pending one for the same address.
@@ -213,8 +299,22 @@ class IssuedApiKey:
     plaintext: str
 
 
-def api_key_create(*, workspace: Workspace, name: str, created_by: User | None = None) -> IssuedApiKey:
-    """Make a key. The plaintext is returned once and never stored."""
+def api_key_create(
+    *, workspace: Workspace, name: str, role: str = Role.ADMIN, created_by: User | None = None
+) -> IssuedApiKey:
+    """Make a key that may do what `role` may in the console, never more than its creator's role
+    (`created_by` None: the platform's operator, from the command line). The plaintext is returned once
+    and never stored."""
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", field="role")
+    if created_by is not None:
+        _require_grantable(
+            by=created_by,
+            workspace=workspace,
+            role=role,
+            permission="configure",
+            what="create an API key with the role {role}",
+        )
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Give the key a name that says where it is used, e.g. 'CRM sync'.", field="name")
@@ -230,12 +330,13 @@ def api_key_create(*, workspace: Workspace, name: str, created_by: User | None =
                     name=name,
                     prefix=prefix,
                     secret_hash=_sha256(secret),
+                    role=role,
                     created_by=created_by,
                 )
         except IntegrityError:  # prefix collision, astronomically rare: draw again
             continue
         logger.info("api key created", extra={"workspace_id": workspace.id, "api_key_id": api_key.id})
-        audit_record(action="api_key.created", actor=created_by, target=api_key)
+        audit_record(action="api_key.created", actor=created_by, target=api_key, changes={"role": [None, role]})
         return IssuedApiKey(api_key=api_key, plaintext=f"{API_KEY_PREFIX}_{prefix}_{secret}")
     raise Conflict("Could not draw a unique key; try again.")
 
@@ -293,12 +394,22 @@ def _api_key_touch(api_key: ApiKey) -> None:
 def workspace_settings_update(
     *,
     workspace: Workspace,
+    by: User,
     name: str,
     require_mfa: bool,
     notify_handoff_by_email: bool = False,
     csat_enabled: bool | None = None,
     csat_question: str | None = None,
 ) -> Workspace:
+    """The workspace's settings; `by` needs "configure", and "govern" (owners) to change require_mfa."""
+    actor_role = acting_role(user=by, workspace=workspace)
+    if not role_can(role=actor_role, permission="configure"):
+        raise NotPermitted("Only the workspace's owners and admins can change its settings.")
+    if require_mfa != workspace.require_mfa and not role_can(role=actor_role, permission="govern"):
+        raise NotPermitted(
+            "Only the workspace's owners can change whether two-factor authentication is required.",
+            field="require_mfa",
+        )
     name = (name or "").strip()
     if not name:
         raise InvalidInput("A workspace needs a name.", field="name")
@@ -328,12 +439,15 @@ WEBHOOK_BODY_RETENTION_DAYS_RANGE = (1, 3650)
 
 
 def workspace_retention_update(
-    *, workspace: Workspace, retention_days: int | None, webhook_body_retention_days: int | None
+    *, workspace: Workspace, by: User, retention_days: int | None, webhook_body_retention_days: int | None
 ) -> Workspace:
     """How long message contents and agent logs, and received webhook bodies, are kept (None: forever).
+    Owners only ("govern").
 
     Applied by the daily retention job (messaging_app.services.privacy), which keeps the rows.
     """
+    if not role_can(role=acting_role(user=by, workspace=workspace), permission="govern"):
+        raise NotPermitted("Only the workspace's owners can change how long customer data is kept.")
     for field, value, (low, high) in (
         ("retention_days", retention_days, RETENTION_DAYS_RANGE),
         ("webhook_body_retention_days", webhook_body_retention_days, WEBHOOK_BODY_RETENTION_DAYS_RANGE),
@@ -347,3 +461,14 @@ def workspace_retention_update(
     if changes := audit_diff(before, workspace):
         audit_record(action="workspace.settings_changed", target=workspace, changes=changes)
     return workspace
+
+
+@transaction.atomic
+def workspace_delete(*, workspace: Workspace) -> None:
+    """Delete a workspace and everything in it (the platform's operators, from the admin site); its former
+    owners and admins lose `is_staff` unless another workspace still needs it."""
+    members = list(User.objects.filter(memberships__workspace=workspace))
+    audit_record(action="workspace.deleted", target=workspace)
+    workspace.delete()
+    for user in members:
+        user_staff_sync(user=user)

@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,7 +12,7 @@ from workspaces_app import selectors, services
 from workspaces_app.adapters import INVITATION_SESSION_KEY
 from workspaces_app.decorators import workspace_member_required
 from workspaces_app.forms import ApiKeyForm, InvitationForm, MembershipRoleForm, RetentionForm, WorkspaceSettingsForm
-from workspaces_app.models import Invitation, Membership, Role, User
+from workspaces_app.models import Invitation, Membership, User
 
 
 def _form_error(form, exc: PlatformError) -> None:
@@ -42,31 +41,42 @@ def workspace_overview(request):
     )
 
 
+def _settings_form(request, data=None) -> WorkspaceSettingsForm:
+    workspace = request.workspace
+    form = WorkspaceSettingsForm(
+        data,
+        initial={
+            "name": workspace.name,
+            "require_mfa": workspace.require_mfa,
+            "notify_handoff_by_email": workspace.notify_handoff_by_email,
+            "csat_enabled": workspace.csat_enabled,
+            "csat_question": workspace.csat_question,
+        },
+    )
+    # Owners decide whether two-factor is required (services.workspace_settings_update); a disabled
+    # field keeps its initial value whatever is posted.
+    form.fields["require_mfa"].disabled = not selectors.member_can(membership=request.membership, permission="govern")
+    return form
+
+
 def _settings_context(request, **forms) -> dict:
     workspace = request.workspace
     context = {
-        "settings_form": WorkspaceSettingsForm(
-            initial={
-                "name": workspace.name,
-                "require_mfa": workspace.require_mfa,
-                "notify_handoff_by_email": workspace.notify_handoff_by_email,
-                "csat_enabled": workspace.csat_enabled,
-                "csat_question": workspace.csat_question,
-            }
-        ),
-        "invitation_form": InvitationForm(),
-        "api_key_form": ApiKeyForm(),
+        "settings_form": _settings_form(request),
+        "invitation_form": InvitationForm(actor_role=request.membership.role),
+        "api_key_form": ApiKeyForm(actor_role=request.membership.role),
         "memberships": selectors.memberships_list(workspace=workspace),
         "invitations": selectors.invitations_pending_list(workspace=workspace),
         "api_keys": selectors.api_keys_list(workspace=workspace),
-        "role_form": MembershipRoleForm(),
+        "role_form": MembershipRoleForm(actor_role=request.membership.role),
+        "grantable_roles": selectors.roles_grantable(actor_role=request.membership.role),
         "retention_form": RetentionForm(
             initial={
                 "retention_days": workspace.retention_days,
                 "webhook_body_retention_days": workspace.webhook_body_retention_days,
             }
         ),
-        "can_set_retention": request.membership.role == Role.OWNER,
+        "can_set_retention": selectors.member_can(membership=request.membership, permission="govern"),
     }
     context.update(forms)
     return context
@@ -80,10 +90,10 @@ def workspace_settings(request):
 @require_POST
 @workspace_member_required("configure")
 def workspace_settings_update(request):
-    form = WorkspaceSettingsForm(request.POST)
+    form = _settings_form(request, request.POST)
     if form.is_valid():
         try:
-            services.workspace_settings_update(workspace=request.workspace, **form.cleaned_data)
+            services.workspace_settings_update(workspace=request.workspace, by=request.user, **form.cleaned_data)
         except PlatformError as exc:
             _form_error(form, exc)
         else:
@@ -93,15 +103,13 @@ def workspace_settings_update(request):
 
 
 @require_POST
-@workspace_member_required("configure")
+@workspace_member_required("govern")
 def workspace_retention_update(request):
     """Owners only: how long customers' message contents and raw webhooks are kept."""
-    if request.membership.role != Role.OWNER:
-        raise PermissionDenied("Only the workspace's owners can change how long customer data is kept.")
     form = RetentionForm(request.POST)
     if form.is_valid():
         try:
-            services.workspace_retention_update(workspace=request.workspace, **form.cleaned_data)
+            services.workspace_retention_update(workspace=request.workspace, by=request.user, **form.cleaned_data)
         except PlatformError as exc:
             _form_error(form, exc)
         else:
@@ -113,7 +121,7 @@ def workspace_retention_update(request):
 @require_POST
 @workspace_member_required("manage_members")
 def invitation_create(request):
-    form = InvitationForm(request.POST)
+    form = InvitationForm(request.POST, actor_role=request.membership.role)
     if form.is_valid():
         try:
             issued = services.invitation_create(
@@ -148,15 +156,13 @@ def membership_update(request, membership_id: int):
     membership = get_object_or_404(Membership, pk=membership_id, workspace=request.workspace)
     try:
         if request.POST.get("action") == "remove":
-            services.membership_remove(actor=request.membership, membership=membership)
+            services.membership_remove(by=request.user, membership=membership)
             messages.success(request, f"{membership.user.email} was removed.")
         else:
             form = MembershipRoleForm(request.POST)
             if not form.is_valid():
                 raise PlatformError("Choose a valid role.", field="role")
-            services.membership_role_change(
-                actor=request.membership, membership=membership, role=form.cleaned_data["role"]
-            )
+            services.membership_role_change(by=request.user, membership=membership, role=form.cleaned_data["role"])
             messages.success(request, f"{membership.user.email} is now {form.cleaned_data['role']}.")
     except PlatformError as exc:
         messages.error(request, exc.message)
@@ -166,11 +172,14 @@ def membership_update(request, membership_id: int):
 @require_POST
 @workspace_member_required("configure")
 def api_key_create(request):
-    form = ApiKeyForm(request.POST)
+    form = ApiKeyForm(request.POST, actor_role=request.membership.role)
     if form.is_valid():
         try:
             issued = services.api_key_create(
-                workspace=request.workspace, name=form.cleaned_data["name"], created_by=request.user
+                workspace=request.workspace,
+                name=form.cleaned_data["name"],
+                role=form.cleaned_data["role"],
+                created_by=request.user,
             )
         except PlatformError as exc:
             _form_error(form, exc)

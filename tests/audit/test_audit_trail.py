@@ -194,7 +194,9 @@ def _token_of_the_invitation_email() -> str:
 
 
 def test_creating_and_revoking_an_api_key_is_recorded_without_the_key(owner_browser, acme, owner):
-    page = owner_browser.post(reverse("api_key_create", args=["acme"]), {"name": "Zapier"}).content.decode()
+    page = owner_browser.post(
+        reverse("api_key_create", args=["acme"]), {"name": "Zapier", "role": "admin"}
+    ).content.decode()
     key = ApiKey.objects.get(name="Zapier")
     created = only_entry("api_key.created")
     assert (created.workspace, created.actor_user, created.target_type) == (acme, owner, "apikey")
@@ -404,7 +406,7 @@ def test_the_forwarded_address_counts_only_when_the_proxy_is_trusted(owner_brows
     settings.TRUST_X_FORWARDED_FOR = trusted
     owner_browser.post(
         reverse("api_key_create", args=["acme"]),
-        {"name": "Zapier"},
+        {"name": "Zapier", "role": "admin"},
         REMOTE_ADDR="10.0.0.5",
         HTTP_X_FORWARDED_FOR="198.51.100.9, 10.0.0.1",
     )

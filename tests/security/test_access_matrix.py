@@ -47,6 +47,7 @@ LOGIN_URL = "/accounts/login/"
 # Console pages: URL name → {method: the permission it needs}. A method left out is not offered (405).
 # "manage_owners" is held by owners alone (ROLE_PERMISSIONS).
 VIEW, REPLY, CONFIGURE, MEMBERS, OWNERS = "view", "reply", "configure", "manage_members", "manage_owners"
+GOVERN = "govern"  # owners: erase a customer's data, retention, the two-factor requirement
 CONSOLE: dict[str, dict[str, str]] = {
     "workspace_overview": {"GET": VIEW},
     "channel_list": {"GET": VIEW},
@@ -101,7 +102,7 @@ CONSOLE: dict[str, dict[str, str]] = {
     "contact_block_update": {"POST": REPLY},
     "contact_export": {"GET": CONFIGURE},
     "contact_archive": {"GET": CONFIGURE},
-    "contact_erase": {"GET": OWNERS, "POST": OWNERS},
+    "contact_erase": {"GET": GOVERN, "POST": GOVERN},
     "troubleshooting": {"GET": VIEW},
     "troubleshooting_webhooks": {"GET": VIEW},
     "troubleshooting_webhook_detail": {"GET": VIEW},
@@ -122,7 +123,7 @@ CONSOLE: dict[str, dict[str, str]] = {
     "analytics_export": {"GET": VIEW},
     "workspace_settings": {"GET": VIEW},
     "workspace_settings_update": {"POST": CONFIGURE},
-    "workspace_retention_update": {"POST": OWNERS},
+    "workspace_retention_update": {"POST": GOVERN},
     "invitation_create": {"POST": MEMBERS},
     "invitation_revoke": {"POST": MEMBERS},
     "membership_update": {"POST": MEMBERS},
@@ -150,6 +151,28 @@ CONSOLE: dict[str, dict[str, str]] = {
     "webhook_delete": {"POST": CONFIGURE},
     "webhook_delivery_resend": {"POST": CONFIGURE},
     "audit_log": {"GET": CONFIGURE},
+}
+
+# API endpoints whose methods need other than the rule for keys (workspaces_app.api_auth): reading needs
+# "view", writing "configure". Each role's key is then held to what that role may do in the console.
+API: dict[str, dict[str, str]] = {
+    "api_channel_test_message": {"POST": REPLY},
+    "api_template_send": {"POST": REPLY},
+    "api_conversation_messages": {"POST": REPLY},
+    "api_conversation_take_over": {"POST": REPLY},
+    "api_conversation_hand_back": {"POST": REPLY},
+    "api_conversation_assign": {"POST": REPLY},
+    "api_conversation_close": {"POST": REPLY},
+    "api_message_send": {"POST": REPLY},
+    "api_contact_detail": {"PATCH": REPLY},
+    "api_contact_export": {"GET": CONFIGURE},
+    "api_contact_erase": {"POST": GOVERN},
+    "api_scheduled_message_list": {"POST": REPLY},
+    "api_scheduled_message_detail": {"PATCH": REPLY, "DELETE": REPLY},
+    "api_webhook_subscription_list": {"GET": CONFIGURE},
+    "api_webhook_subscription_detail": {"GET": CONFIGURE},
+    "api_webhook_subscription_deliveries": {"GET": CONFIGURE},
+    "api_audit_log": {"GET": CONFIGURE},
 }
 
 # Open to anyone by design, and what guards each instead of a session.
@@ -352,7 +375,10 @@ def _world(workspace, n: int, *, owner, member_of) -> dict:
         invited_by=owner,
         expires_at=timezone.now() + timedelta(days=7),
     )
-    issued = api_key_create(workspace=workspace, name=f"CRM {n}")
+    issued = api_key_create(workspace=workspace, name=f"CRM {n}", role=Role.OWNER)
+    keys_by_role = {
+        role: api_key_create(workspace=workspace, name=f"{role} {n}", role=role).plaintext for role in MEMBER_ROLES
+    }
     campaign = Campaign.objects.create(
         workspace=workspace,
         channel=channel,
@@ -408,6 +434,7 @@ def _world(workspace, n: int, *, owner, member_of) -> dict:
         "content_type_id": 1,
         "object_id": 0,  # replaced per admin model
         "_api_key": issued.plaintext,
+        "_api_keys_by_role": keys_by_role,
         "_markers": [str(v) for v in (channel.public_id, agent.public_id, template.public_id, campaign.public_id)],
     }
 
@@ -624,6 +651,30 @@ def test_every_api_endpoint_needs_a_key_and_shows_only_its_workspace(world):
     assert problems == [], "\n".join(problems)
 
 
+def test_every_api_key_does_what_its_role_may_in_the_console(world):
+    """A key carries a role (chosen at creation, never above its creator's): what the role holds is allowed,
+    anything else is a 403 that names the key's role."""
+    problems = []
+    api_routes = [r for r in routes() if r.route.startswith("api/v1/") and r.name not in PUBLIC]
+    declared = {r.name for r in api_routes}
+    problems += [f"{name}: in API but no longer a URL" for name in sorted(set(API) - declared)]
+    for route in api_routes:
+        url = _url(route, world.acme)
+        for method in _api_methods(route):
+            needs = API.get(route.name, {}).get(method) or (VIEW if method == "GET" else CONFIGURE)
+            for role, key in world.acme["_api_keys_by_role"].items():
+                response = _request(world.callers["anonymous"], method, url, HTTP_AUTHORIZATION=f"Bearer {key}")
+                if needs in ROLE_PERMISSIONS[role]:
+                    problem = _verdict(response, "allowed")
+                elif response.status_code != 403:
+                    problem = f"expected 403, got {response.status_code}"
+                else:
+                    problem = None
+                if problem:
+                    problems.append(f"{method} {route.name} with a {role} key: {problem}")
+    assert problems == [], "\n".join(problems)
+
+
 # --- the admin -------------------------------------------------------------------------------------
 
 
@@ -686,6 +737,32 @@ def test_the_admin_needs_staff_and_shows_other_workspaces_nothing(world):
     login = _request(anonymous, "GET", reverse("admin:login"))
     if not login.get("Location", "").startswith(LOGIN_URL):
         problems.append(f"admin:login does not hand over to allauth's sign-in: {login.status_code}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_admins_write_paths_refuse_members_whose_role_cannot_configure(world):
+    """Staff flags drift (a member made staff by hand, or a stale one): the admin's add, change and delete
+    pages still refuse agents and viewers, as the console's settings pages do."""
+    from workspaces_app.models import User
+
+    problems = []
+    write_routes = [
+        r for r in routes() if r.route.startswith("admin/") and r.name.endswith(("_add", "_change", "_delete"))
+    ]
+    assert len(write_routes) > 60, "the walker no longer finds the admin's write pages"
+    for role in (Role.AGENT, Role.VIEWER):
+        User.objects.filter(email=f"{role}@acme.test").update(is_staff=True)
+        for route in write_routes:
+            model_admin = _admin_model(route)
+            if model_admin is None:  # one's own password, not a row
+                continue
+            row = _acme_row(model_admin, world)
+            if row is None and "object_id" in route.params:
+                continue
+            url = _url(route, {**world.acme, "object_id": row.pk if row else 0, "id": world.owner.pk})
+            response = _request(world.callers[role], "POST", url, form={"post": "yes"})
+            if response.status_code != 403:
+                problems.append(f"POST {route.name} as a staff {role}: {response.status_code}")
     assert problems == [], "\n".join(problems)
 
 

@@ -77,7 +77,7 @@ def test_only_a_hash_of_the_key_is_stored(acme):
 def test_an_owner_creates_a_key_in_the_console_and_sees_it_once(client, acme):
     owner = member(acme, Role.OWNER)
     client.force_login(owner)
-    response = client.post(reverse("api_key_create", args=[acme.slug]), {"name": "Zapier"})
+    response = client.post(reverse("api_key_create", args=[acme.slug]), {"name": "Zapier", "role": "admin"})
     body = response.content.decode()
     assert response.status_code == 200
     key = ApiKey.objects.get(workspace=acme, name="Zapier")
@@ -100,7 +100,7 @@ def test_a_key_without_a_name_is_refused_with_a_form_error(client, acme):
 def test_an_agent_role_cannot_create_keys(client, acme):
     teammate = member(acme, Role.AGENT)
     client.force_login(teammate)
-    response = client.post(reverse("api_key_create", args=[acme.slug]), {"name": "Mine"})
+    response = client.post(reverse("api_key_create", args=[acme.slug]), {"name": "Mine", "role": "agent"})
     assert response.status_code == 403
     assert not ApiKey.objects.exists()
 
