@@ -1,38 +1,30 @@
 """What a message's media says, in words the model can read.
 
 Voice notes and other audio are transcribed (`agents_app/transcripts.py`); documents (PDF, DOCX,
-XLSX, CSV, plain text and Markdown) have their text extracted here. Both are stored on the message
-(`transcript`, `extracted_text`), so each is computed once and the inbox can show it. Everything
-else, and every failure, becomes a sentence describing the file: `media_understanding` never
-raises, because a turn must go on whatever a customer sends.
+XLSX, CSV, plain text and Markdown) have their text extracted by `agents_app/document_reader.py`, in a
+child process with bounds. Both are stored on the message (`transcript`, `extracted_text`; why a
+stored document could not be read goes in `media_error`), so each is computed once and the inbox can
+show it. Everything else, and every failure, becomes a sentence describing the file:
+`media_understanding` never raises, because a turn must go on whatever a customer sends.
 
 `turns.py` calls this for every media message in the model's context, on every turn, so a
-failure that will not change (a damaged file, an agent without speech-to-text) is remembered in
-the cache for a while instead of being recomputed each time.
+failure that will not change is not recomputed each time: a document's is kept on the message for
+good, others (an agent without speech-to-text) are remembered in the cache for a while.
 """
 
-import csv
-import io
 import logging
 import os
-import zipfile
-from collections.abc import Iterator
 
 from django.core.cache import cache
 from django.utils import timezone
 
+from agents_app.document_reader import DocumentUnreadable, document_text_read
 from agents_app.transcripts import MAX_AUDIO_BYTES, TranscriptUnavailable, agent_transcribes, audio_transcribe
 
 logger = logging.getLogger(__name__)
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
-# About 5,000 tokens: enough for an order form, an invoice or a CV, small enough to keep in every turn.
-MAX_EXTRACTED_CHARS = 20_000
-MAX_SHEETS = 3
-# DOCX and XLSX are zip archives: a small file can unpack to gigabytes.
-MAX_UNPACKED_BYTES = 100 * 1024 * 1024
 FAILURE_MEMO_SECONDS = 6 * 60 * 60
-CUT_NOTE = f"[The document goes on; only its first {MAX_EXTRACTED_CHARS:,} characters are shown.]"
 
 _KIND_BY_EXTENSION = {
     ".pdf": "pdf",
@@ -57,7 +49,6 @@ _KIND_BY_MIME = {
     "text/markdown": "text",
     "text/x-markdown": "text",
 }
-_KIND_NAMES = {"pdf": "PDF", "docx": "Word document", "xlsx": "Excel workbook", "csv": "CSV file", "text": "text file"}
 
 
 class _Unreadable(Exception):
@@ -125,6 +116,9 @@ def _document_understanding(message) -> str:
     name = _content(message).get("filename") or "document"
     if message.extracted_text:
         return f"[Document {name}] {message.extracted_text}"
+    if message.media_error and message.media_file:
+        # Read once already and found unreadable (damaged, locked, too large): never read again.
+        return _description(message, f"Its text could not be read: {message.media_error}.")
     kind = _document_kind(message)
     if kind is None:
         return _description(message, "Its text could not be read: this kind of file is not supported.")
@@ -132,9 +126,16 @@ def _document_understanding(message) -> str:
     if remembered:
         return remembered
     try:
-        text = _document_text(kind, _media_bytes(message, max_bytes=MAX_DOCUMENT_BYTES))
+        data = _media_bytes(message, max_bytes=MAX_DOCUMENT_BYTES)
     except _Unreadable as exc:
         return _failure(message, _description(message, f"Its text could not be read: {exc}."), lasting=exc.lasting)
+    try:
+        text = document_text_read(kind, data)
+    except DocumentUnreadable as exc:
+        # The same bytes give the same answer: kept on the message, where staff see it too.
+        logger.info("document text not read", extra={"message_id": message.pk, "kind": kind, "reason": str(exc)})
+        _store(message, media_error=str(exc))
+        return _description(message, f"Its text could not be read: {exc}.")
     _store(message, extracted_text=text)
     return f"[Document {name}] {text}"
 
@@ -144,126 +145,6 @@ def _document_kind(message) -> str | None:
     extension = os.path.splitext(str(_content(message).get("filename") or ""))[1].lower()
     mime_type = (message.media_mime_type or "").split(";")[0].strip().lower()
     return _KIND_BY_EXTENSION.get(extension) or _KIND_BY_MIME.get(mime_type)
-
-
-def _document_text(kind: str, data: bytes) -> str:
-    """The document's text, at most MAX_EXTRACTED_CHARS (plus a note when cut). Raises _Unreadable."""
-    lines = {"pdf": _pdf_lines, "docx": _docx_lines, "xlsx": _xlsx_lines, "csv": _csv_lines, "text": _text_lines}
-    try:
-        text, cut = _first_chars(lines[kind](data), MAX_EXTRACTED_CHARS)
-    except _Unreadable:
-        raise
-    except Exception as exc:
-        # Parsers fail on broken files with every exception type there is; all mean the same to the customer.
-        logger.warning("document text not extracted", extra={"kind": kind, "error": f"{type(exc).__name__}: {exc}"})
-        raise _Unreadable(f"the file is damaged or is not really a {_KIND_NAMES[kind]}", lasting=True) from exc
-    if not text.strip():
-        reason = "it has no text layer (it may be a scan or a photo)" if kind == "pdf" else "it is empty"
-        raise _Unreadable(reason, lasting=True)
-    return f"{text}\n{CUT_NOTE}" if cut else text
-
-
-def _first_chars(lines: Iterator[str], limit: int) -> tuple[str, bool]:
-    """Join non-empty lines until `limit` characters; reading stops there, so a long file is not parsed whole."""
-    kept: list[str] = []
-    size = 0
-    try:
-        for line in lines:
-            line = line.strip()
-            if not line:
-                continue
-            if size + len(line) > limit:
-                rest = line[: max(0, limit - size)]
-                # Cut at a word boundary when there is one near the end.
-                space = rest.rfind(" ", len(rest) - 200)
-                kept.append(rest[:space] if space > 0 else rest)
-                return "\n".join(kept), True
-            kept.append(line)
-            size += len(line) + 1
-    finally:
-        if hasattr(lines, "close"):
-            lines.close()  # runs the generator's cleanup (an open workbook) when we stop early
-    return "\n".join(kept), False
-
-
-def _pdf_lines(data: bytes) -> Iterator[str]:
-    from pypdf import PdfReader
-
-    reader = PdfReader(io.BytesIO(data))
-    # Many PDFs are "encrypted" only against editing, with an empty password to open them.
-    if reader.is_encrypted and not reader.decrypt(""):
-        raise _Unreadable("it is protected by a password", lasting=True)
-    for page in reader.pages:
-        yield page.extract_text() or ""
-
-
-def _docx_lines(data: bytes) -> Iterator[str]:
-    import docx
-    from docx.table import Table
-
-    _zip_check(data)
-    document = docx.Document(io.BytesIO(data))
-    for block in document.iter_inner_content():
-        if isinstance(block, Table):
-            for row in block.rows:
-                yield "\t".join(_cell(cell.text) for cell in row.cells)
-        else:
-            yield block.text
-
-
-def _xlsx_lines(data: bytes) -> Iterator[str]:
-    import openpyxl
-
-    _zip_check(data)
-    # read_only streams rows instead of building the whole workbook; data_only gives formulas' last values.
-    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        sheets = workbook.worksheets
-        for sheet in sheets[:MAX_SHEETS]:
-            yield f"[Sheet {sheet.title}]"
-            for row in sheet.iter_rows(values_only=True):
-                cells = ["" if value is None else _cell(str(value)) for value in row]
-                while cells and not cells[-1]:
-                    cells.pop()
-                yield "\t".join(cells)
-        if len(sheets) > MAX_SHEETS:
-            yield f"[{len(sheets) - MAX_SHEETS} more sheet(s) not shown]"
-    finally:
-        workbook.close()
-
-
-def _csv_lines(data: bytes) -> Iterator[str]:
-    text = _decoded(data)
-    try:
-        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel  # one column, or too irregular to tell: commas it is
-    for row in csv.reader(io.StringIO(text), dialect):
-        yield "\t".join(_cell(value) for value in row)
-
-
-def _text_lines(data: bytes) -> Iterator[str]:
-    yield from _decoded(data).splitlines()
-
-
-def _decoded(data: bytes) -> str:
-    return data.decode("utf-8-sig", errors="replace")
-
-
-def _cell(value: str) -> str:
-    # Tabs and line breaks separate cells and rows in what the model reads; inside a cell they become spaces.
-    return " ".join(value.split())
-
-
-def _zip_check(data: bytes) -> None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile as exc:
-        # Password-protected Office files are not zips at all, so they end up here too.
-        raise _Unreadable("the file is damaged or protected by a password", lasting=True) from exc
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise _Unreadable(f"it unpacks to more than {MAX_UNPACKED_BYTES // (1024 * 1024)} MB", lasting=True)
 
 
 # --- the stored file ---------------------------------------------------------------------------

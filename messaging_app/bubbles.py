@@ -120,6 +120,9 @@ def _annotate(message: Message, bubble: Bubble) -> None:
             bubble.extra["notice"] = "Downloading the file…"
         elif message.media_state == Message.MediaState.FAILED:
             bubble.extra["notice"] = f"The file could not be downloaded: {message.media_error}"
+        elif message.media_error:
+            # Stored, but the agent could not read it (damaged, locked, too large to read).
+            bubble.extra["notice"] = f"The agent could not read this file: {message.media_error}"
     if message.transcript:
         bubble.extra["transcript"] = message.transcript
     if message.extracted_text:

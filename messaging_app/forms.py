@@ -1,10 +1,11 @@
 """Forms for messages typed into the console's chats."""
 
-import io
 import mimetypes
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+
+from whatsapp_platform.images import ImageTooLarge, ImageUnreadable, image_open
 
 # WhatsApp refuses a customer file over 100 MB (131052).
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -68,12 +69,12 @@ def _file_read(upload: UploadedFile) -> dict:
 
 
 def _image_check(data: bytes) -> None:
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with image_open(data) as image:
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except ImageTooLarge as exc:
+        raise forms.ValidationError(str(exc))
+    except (ImageUnreadable, OSError, SyntaxError, ValueError):
         raise forms.ValidationError("That file is not a readable image; choose a JPEG or PNG.")
 
 

@@ -1,6 +1,5 @@
 """The WhatsApp business profile customers see: about, address, description, email, websites, industry, photo."""
 
-import io
 import logging
 
 from channels_app.models import Channel
@@ -8,6 +7,7 @@ from channels_app.services.channels import graph_client_for_channel
 from channels_app.whatsapp import errors as graph_errors
 from channels_app.whatsapp.payloads import PayloadInvalid, business_profile_check
 from whatsapp_platform.errors import PlatformError
+from whatsapp_platform.images import ImageTooLarge, ImageUnreadable, image_size_check
 
 logger = logging.getLogger(__name__)
 
@@ -29,16 +29,15 @@ def business_profile_get(*, channel: Channel) -> dict:
 
 
 def _photo_check(content: bytes, mime_type: str) -> None:
-    from PIL import Image
-
     if mime_type not in PHOTO_TYPES:
         raise ProfileError("The profile photo must be a JPEG or PNG image.", field="photo")
     if len(content) > PHOTO_MAX_BYTES:
         raise ProfileError(f"The photo is {len(content):,} bytes; WhatsApp allows 5 MB.", field="photo")
     try:
-        with Image.open(io.BytesIO(content)) as image:
-            width, height = image.size
-    except Exception as exc:  # Pillow raises many types for unreadable files
+        width, height = image_size_check(content)
+    except ImageTooLarge as exc:
+        raise ProfileError(str(exc), field="photo", code=exc.code) from exc
+    except ImageUnreadable as exc:
         raise ProfileError(f"The photo could not be read as an image ({exc}).", field="photo") from exc
     if min(width, height) < PHOTO_MIN_SIDE:
         raise ProfileError(

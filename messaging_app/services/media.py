@@ -15,6 +15,7 @@ from channels_app.services import graph_client_for_channel
 from channels_app.whatsapp import errors as graph_errors
 from channels_app.whatsapp.client import MediaUrlExpired
 from messaging_app.models import Message
+from whatsapp_platform.images import ImageTooLarge, ImageUnreadable, image_size_check
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,15 @@ def inbound_media_fetch(*, message_id: int) -> Message | None:
         return inbound_media_fail(
             message_id=message.pk, reason="The downloaded file does not match the checksum WhatsApp announced."
         )
+    if message.message_type in ("image", "sticker"):
+        try:
+            image_size_check(content)
+        except ImageTooLarge as exc:
+            # Kept, it would be decoded by the inbox's browsers and the model's vision input.
+            reason = f"The image is {exc.dimensions}, too large to open."
+            return inbound_media_fail(message_id=message.pk, reason=reason)
+        except ImageUnreadable:
+            pass  # stored as it came: staff can still download it
     mime_type = message.media_mime_type or content_type
     name = f"whatsapp-media/{message.workspace_id}/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{_extension(mime_type)}"
     stored_name = default_storage.save(name, ContentFile(content))

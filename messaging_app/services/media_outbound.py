@@ -19,6 +19,7 @@ from channels_app.services import graph_client_for_channel
 from channels_app.whatsapp.payloads import MEDIA_RULES, PayloadInvalid, media_check, mime_normalise
 from messaging_app.errors import MessageRejected
 from messaging_app.models import MediaUpload, Message
+from whatsapp_platform.images import ImageTooLarge, ImageUnreadable, image_open, image_size_check
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def _refuse(mime_type: str, kind: str | None = None) -> MessageRejected:
 
 
 def _image_convert(content: bytes, filename: str) -> tuple[bytes, str, str]:
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     try:
         from pillow_heif import register_heif_opener
@@ -62,7 +63,7 @@ def _image_convert(content: bytes, filename: str) -> tuple[bytes, str, str]:
     except ImportError:  # HEIC then fails below with a clear refusal
         pass
     try:
-        with Image.open(io.BytesIO(content)) as image:
+        with image_open(content) as image:
             image.seek(0)  # animated GIF/WebP: the first frame
             image = ImageOps.exif_transpose(image)
             has_alpha = (
@@ -74,8 +75,21 @@ def _image_convert(content: bytes, filename: str) -> tuple[bytes, str, str]:
                 return out.getvalue(), "image/png", f"{Path(filename).stem}.png"
             image.convert("RGB").save(out, format="JPEG", quality=88, optimize=True)
             return out.getvalue(), "image/jpeg", f"{Path(filename).stem}.jpg"
+    except ImageTooLarge as exc:
+        raise MessageRejected(str(exc), field="file", code=exc.code) from exc
     except Exception as exc:  # Pillow raises many types for unreadable files
         raise MessageRejected(f"The image {filename!r} could not be read ({exc}).", field="file") from exc
+
+
+def _pixel_bomb_refuse(content: bytes, filename: str) -> None:
+    """Refuse an image declaring more pixels than we allow, even in a format sent as it is: the customer's
+    phone would have to decode it. A file that is no image at all is left for WhatsApp to refuse, as before."""
+    try:
+        image_size_check(content)
+    except ImageTooLarge as exc:
+        raise MessageRejected(str(exc), field="file", code=exc.code) from exc
+    except ImageUnreadable:
+        pass
 
 
 def _ffmpeg_convert(content: bytes, filename: str, *, target: str) -> tuple[bytes, str, str] | None:
@@ -138,6 +152,8 @@ def outbound_media_prepare(*, content: bytes, filename: str, mime_type: str, as_
         media_check(kind, mime, len(content))
     except PayloadInvalid as exc:
         raise MessageRejected(str(exc), field="file") from None
+    if kind in ("image", "sticker"):
+        _pixel_bomb_refuse(content, filename)
     return PreparedMedia(kind=kind, content=content, mime_type=mime, filename=filename)
 
 

@@ -6,13 +6,22 @@ The cast: Sheena, a customer of Lucky Shrub; Fern, its OpenAI-compatible agent; 
 
 import io
 import json
+import re
+import resource
+import time
+import zipfile
+import zlib
 
 import pytest
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from agents_app.media_understanding import MAX_EXTRACTED_CHARS, media_understanding
+from agents_app import document_reader
+from agents_app.document_reader import MAX_EXTRACTED_CHARS
+from agents_app.media_understanding import media_understanding
 from agents_app.models import Agent, AgentRun
+from messaging_app.bubbles import conversation_bubbles
 from messaging_app.models import Conversation, Message
 from tests.agents.llm_servers import anthropic_server, openai_server  # noqa: F401
 from tests.conftest import wait_until
@@ -318,3 +327,145 @@ def test_a_passing_transcription_failure_is_tried_again_on_the_next_turn(media_r
     assert "could not be transcribed" in media_understanding(voice_note)
     assert media_understanding(voice_note) == "[Voice note transcript] Is the shop open on Sunday?"
     assert Message.objects.get(pk=voice_note.pk).transcript == "Is the shop open on Sunday?"
+
+
+# --- untrusted files: every reading is bounded -----------------------------------------------------
+# The files are crafted here, as an attacker would: small to send, huge to read.
+
+
+def _zip_rewritten(data: bytes, part: str, rewrite) -> bytes:
+    """An Office file (a zip) with one part rewritten; `rewrite` may return the part's chunks, streamed."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            body = source.read(info.filename)
+            if info.filename != part:
+                target.writestr(info.filename, body)
+                continue
+            with target.open(info.filename, "w", force_zip64=True) as written:
+                for chunk in rewrite(body):
+                    written.write(chunk)
+    return out.getvalue()
+
+
+def _workbook_declaring_a_million_rows() -> bytes:
+    """A few KB whose one sheet has a cell in A1 and one in the very last cell a sheet can have."""
+    last_cell = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>end</t></is></c></row></sheetData>'
+    return _zip_rewritten(
+        _xlsx(),
+        "xl/worksheets/sheet1.xml",
+        lambda sheet: [
+            re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', sheet).replace(
+                b"</sheetData>", last_cell
+            )
+        ],
+    )
+
+
+def _pdf_of_pages_sharing_one_heavy_stream(pages: int = 2000) -> bytes:
+    """A few hundred KB: every page draws the same compressed stream of 20,000 empty text and path operators."""
+    stream = zlib.compress(b"BT /F1 12 Tf " + b"() Tj 0 0 m 1 1 l S " * 20_000 + b"ET", 9)
+    kids = b" ".join(b"%d 0 R" % (5 + page) for page in range(pages))
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream),
+    ] + [page + b"/Contents 4 0 R >>"] * pages
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def _docx_of_tiny_paragraphs(megabytes: int) -> bytes:
+    """A Word document whose body is `megabytes` MB of one-letter paragraphs: a few hundred KB zipped."""
+    paragraph = b"<w:p><w:r><w:t>a</w:t></w:r></w:p>"
+    block = paragraph * (1024 * 1024 // len(paragraph))
+
+    def body(xml: bytes):
+        head, tail = xml.split(b"<w:body>")
+        yield head + b"<w:body>"
+        for _ in range(megabytes):
+            yield block
+        yield tail
+
+    return _zip_rewritten(_docx(), "word/document.xml", body)
+
+
+def _peak_memory_mb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+@pytest.mark.django_db
+@pytest.mark.timeout(60)
+def test_a_workbook_declaring_a_million_rows_is_read_only_up_to_the_row_bound(media_root):
+    data = _workbook_declaring_a_million_rows()
+    assert len(data) < 10_000
+    message = _received(_conversation(), "document", data, mime_type="", filename="prices.xlsx")
+
+    started = time.monotonic()
+    text = media_understanding(message)
+
+    assert time.monotonic() - started < 10
+    first_sheet = "[Sheet Order]\nPlant\tQuantity\nFern\t3\n[Rows after row 2,000 not read]"
+    assert text == f"[Document prices.xlsx] {first_sheet}\n[Sheet Notes]\nRing the bell twice"
+
+
+@pytest.mark.django_db
+@pytest.mark.timeout(60)
+def test_a_pdf_whose_pages_share_one_heavy_stream_is_too_large_to_read_and_is_never_read_again(media_root, monkeypatch):
+    monkeypatch.setattr(document_reader, "READ_CPU_SECONDS", 2)
+    monkeypatch.setattr(document_reader, "READ_WALL_SECONDS", 4)
+    message = _received(
+        _conversation(), "document", _pdf_of_pages_sharing_one_heavy_stream(), mime_type="application/pdf"
+    )
+
+    started = time.monotonic()
+    text = media_understanding(message)
+
+    assert time.monotonic() - started < 8
+    assert "Its text could not be read: it is too large to read" in text
+    stored = Message.objects.get(pk=message.pk)
+    assert stored.media_error.startswith("it is too large to read") and stored.extracted_text == ""
+    # The next turns, and staff, see the same answer without a second reading (no cache involved).
+    cache.clear()
+    started = time.monotonic()
+    assert media_understanding(stored) == text
+    assert time.monotonic() - started < 0.5
+    [bubble] = conversation_bubbles(stored.conversation)
+    assert bubble.extra["notice"].startswith("The agent could not read this file: it is too large to read")
+
+
+@pytest.mark.django_db
+@pytest.mark.timeout(60)
+def test_a_word_document_unpacking_to_90_mb_of_xml_is_too_large_to_read_without_the_memory(media_root):
+    data = _docx_of_tiny_paragraphs(90)  # under the 100 MB unzip cap; python-docx needed 1.7 GB for it
+    assert len(data) < 1024 * 1024
+    message = _received(_conversation(), "document", data, mime_type="", filename="cv.docx")
+    before = _peak_memory_mb()
+
+    text = media_understanding(message)
+
+    assert "Its text could not be read: it is too large to read" in text
+    assert _peak_memory_mb() - before < 200
+
+
+@pytest.mark.django_db
+@pytest.mark.timeout(60)
+def test_a_reader_running_out_of_memory_is_stopped_and_the_file_is_too_large_to_read(media_root, monkeypatch):
+    # Under the XML part bound, but parsing it needs more than this (lowered) memory bound.
+    monkeypatch.setattr(document_reader, "READ_MEMORY_BYTES", 200 * 1024 * 1024)
+    message = _received(_conversation(), "document", _docx_of_tiny_paragraphs(9), mime_type="", filename="cv.docx")
+
+    text = media_understanding(message)
+
+    assert "Its text could not be read: it is too large to read (it needs over" in text
+    assert "MB of memory" in text

@@ -649,3 +649,13 @@ def test_the_page_polls_the_chat_and_keeps_it_scrolled_to_the_bottom(signed_in, 
     assert 'hx-trigger="every 1s, sandbox-sent from:body"' in html
     assert 'hx-swap="innerHTML scroll:bottom"' in html
     assert '"X-CSRFToken":' in html
+
+
+def test_a_photo_declaring_too_many_pixels_is_refused_inline_and_nothing_is_sent(signed_in, sandbox_phone, sheena):
+    from tests.security.test_untrusted_images import png_declaring
+
+    photo = upload("plan.png", png_declaring(7_000, 7_000), "image/png")
+    response = signed_in.post(sandbox_phone.at(f"customers/{sheena.pk}/send/"), {"file": photo}, headers=HTMX)
+    assert response.status_code == 200  # htmx swaps only 2xx answers
+    assert "wa-error" in response.content.decode() and "7,000×7,000 pixels" in response.content.decode()
+    assert not EmulatorMessage.objects.exists()
