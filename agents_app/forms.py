@@ -46,6 +46,9 @@ class AgentSettingsForm(forms.ModelForm):
             "history_messages",
             "debounce_seconds",
             "max_concurrent_turns",
+            "model_calls_per_conversation_hour",
+            "model_calls_per_contact_day",
+            "prompt_token_budget",
             "handoff_keywords",
             "fallback_message",
             "window_closed_template",
@@ -71,7 +74,8 @@ class HttpToolForm(forms.Form):
     url_template = forms.CharField(
         label="URL",
         max_length=2000,
-        help_text="e.g. https://shop.example/api/orders/{order_id}. A successful JSON answer may also update the "
+        help_text="e.g. https://shop.example/api/orders/{order_id}. {customer.wa_id} and {customer.user_id} take "
+        "the conversation's customer, never a value the model chooses. A successful JSON answer may also update the "
         'customer the agent is talking to: {"set_contact_attributes": {"plan": "gold"}, "add_contact_tags": '
         '["vip"], "remove_contact_tags": ["lead"]} (null removes an attribute). The agent sees those attributes '
         "and tags in its next turns.",

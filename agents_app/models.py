@@ -1,11 +1,17 @@
 import uuid
 
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from whatsapp_platform.encryption import EncryptedTextField
 
 DEFAULT_HANDOFF_KEYWORDS = "human, agent, person, someone, teammate, operator"
 DEFAULT_FALLBACK = "Sorry, I can't answer right now 🙏 A teammate will reply here shortly."
+DEFAULT_MODEL_CALLS_PER_CONVERSATION_HOUR = 15
+DEFAULT_MODEL_CALLS_PER_CONTACT_DAY = 40
+DEFAULT_PROMPT_TOKEN_BUDGET = 8000
+# Below this the instructions and the tools offered would leave no room for the conversation.
+MIN_PROMPT_TOKEN_BUDGET = 1000
 
 
 class Agent(models.Model):
@@ -38,6 +44,25 @@ class Agent(models.Model):
         default=20,
         help_text="At most this many customers are answered at the same time (your model provider's concurrency "
         "or rate limit); the others wait their turn, in order.",
+    )
+    # What one customer may cost (agents_app/limits.py): beyond a limit the turn is handed to a teammate.
+    model_calls_per_conversation_hour = models.PositiveIntegerField(
+        "model calls per conversation per hour",
+        default=DEFAULT_MODEL_CALLS_PER_CONVERSATION_HOUR,
+        validators=[MinValueValidator(1)],
+        help_text="Beyond this the customer gets the fallback message once and a teammate takes over.",
+    )
+    model_calls_per_contact_day = models.PositiveIntegerField(
+        "model calls per customer per day",
+        default=DEFAULT_MODEL_CALLS_PER_CONTACT_DAY,
+        validators=[MinValueValidator(1)],
+        help_text="Over any 24 hours: a customer who keeps under the hourly limit all day still stops here.",
+    )
+    prompt_token_budget = models.PositiveIntegerField(
+        "prompt token budget",
+        default=DEFAULT_PROMPT_TOKEN_BUDGET,
+        validators=[MinValueValidator(MIN_PROMPT_TOKEN_BUDGET)],
+        help_text="The most tokens (estimated) sent to the model per call; the oldest history is left out first.",
     )
     handoff_keywords = models.CharField(max_length=300, blank=True, default=DEFAULT_HANDOFF_KEYWORDS)
     fallback_message = models.CharField(max_length=500, default=DEFAULT_FALLBACK)
@@ -114,6 +139,8 @@ class AgentRun(models.Model):
     tool_calls = models.JSONField(default=list)  # [{name, arguments, result, duration_ms}]
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
+    # Requests made to the model (tool rounds and retries each count): what the per-customer limits add up.
+    model_calls = models.PositiveSmallIntegerField(default=0)
     model_latency_ms = models.FloatField(null=True, blank=True)
     # From the customer's (first) message to the agent's first reply being queued.
     response_ms = models.FloatField(null=True, blank=True)

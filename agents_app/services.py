@@ -6,7 +6,7 @@ import uuid
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents_app.models import Agent, AgentRun, KnowledgeEntry
+from agents_app.models import MIN_PROMPT_TOKEN_BUDGET, Agent, AgentRun, KnowledgeEntry
 from agents_app.prompts import WHATSAPP_STYLE_GUIDE, instructions_for
 from audit_app.services import audit_diff, audit_record, audit_stored_snapshot
 from whatsapp_platform.errors import Conflict, InvalidInput
@@ -28,6 +28,9 @@ AGENT_FIELDS = (
     "history_messages",
     "debounce_seconds",
     "max_concurrent_turns",
+    "model_calls_per_conversation_hour",
+    "model_calls_per_contact_day",
+    "prompt_token_budget",
     "handoff_keywords",
     "fallback_message",
     "window_closed_template",
@@ -71,6 +74,9 @@ def _validate(agent: Agent) -> None:
         "history_messages": (0, 100),
         "debounce_seconds": (0, 30),
         "max_concurrent_turns": (1, 1000),
+        "model_calls_per_conversation_hour": (1, 10_000),
+        "model_calls_per_contact_day": (1, 100_000),
+        "prompt_token_budget": (MIN_PROMPT_TOKEN_BUDGET, 200_000),
     }
     for field, (low, high) in ranges.items():
         value = getattr(agent, field)

@@ -50,6 +50,12 @@ RESPONSE_LIMIT_BYTES = 64 * 1024
 MAX_REDIRECTS = 3
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "WhatsAppAgentPlatform-HttpTool/1.0"
+# Placeholders the platform fills with the conversation's customer, never offered to the model: a tool that
+# looks up "this customer" cannot be pointed at another one by what the model (or the customer) writes.
+CUSTOMER_PLACEHOLDERS = {
+    "customer.wa_id": ("wa_id", "WhatsApp number"),
+    "customer.user_id": ("user_id", "business-scoped user id (BSUID)"),
+}
 HTTP_TOOL_FIELDS = ("name", "description", "parameters", "method", "url_template", "timeout_seconds", "enabled")
 
 
@@ -189,10 +195,13 @@ def _schema_check(schema: Any) -> None:
 def _url_template_check(template: str, schema: dict) -> None:
     properties = schema.get("properties") or {}
     for key in PLACEHOLDER.findall(template):
-        if key not in properties:
+        if key not in properties and key not in CUSTOMER_PLACEHOLDERS:
             known = ", ".join(properties) or "none defined"
+            customer = ", ".join(f"{{{name}}}" for name in CUSTOMER_PLACEHOLDERS)
             raise InvalidInput(
-                f"The URL uses {{{key}}}, which is not a parameter (parameters: {known}).", field="url_template"
+                f"The URL uses {{{key}}}, which is not a parameter (parameters: {known}; the conversation's "
+                f"customer: {customer}).",
+                field="url_template",
             )
     skeleton = PLACEHOLDER.sub("x", template)
     if "{" in skeleton or "}" in skeleton:
@@ -287,7 +296,7 @@ def http_tool_run(*, agent: Agent, name: str, arguments: dict, contact=None) -> 
         problem = _arguments_problem(tool.parameters, arguments)
         if problem:
             return _failed(tool, problem)
-        method, url, body = _request_build(tool, arguments)
+        method, url, body = _request_build(tool, arguments, contact)
         answer = _call(tool, method, url, body)
     except _ToolFailed as failure:
         return _failed(tool, str(failure))
@@ -374,14 +383,17 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _request_build(tool: HttpTool, arguments: dict) -> tuple[str, str, dict | None]:
+def _request_build(tool: HttpTool, arguments: dict, contact=None) -> tuple[str, str, dict | None]:
     """(method, url, JSON body). Only declared parameters are sent: placeholders take theirs,
-    URL-encoded; the rest go in the query string (GET, DELETE) or the JSON body."""
+    URL-encoded; the rest go in the query string (GET, DELETE) or the JSON body. Customer placeholders
+    take the conversation's customer (`contact`), whatever the arguments say."""
     properties = tool.parameters.get("properties") or {}
     values = {key: value for key, value in arguments.items() if key in properties and value is not None}
 
     def fill(match: re.Match) -> str:
         key = match.group(1)
+        if key in CUSTOMER_PLACEHOLDERS:
+            return quote(_customer_value(key, contact), safe="")
         if key not in values:
             raise _ToolFailed(f"Missing argument {key!r}, needed in the URL.")
         text = _text(values.pop(key))
@@ -396,6 +408,14 @@ def _request_build(tool: HttpTool, arguments: dict) -> tuple[str, str, dict | No
             url = urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
         return tool.method, url, None
     return tool.method, url, values
+
+
+def _customer_value(placeholder: str, contact) -> str:
+    field, label = CUSTOMER_PLACEHOLDERS[placeholder]
+    value = getattr(contact, field, None) if contact is not None else None
+    if not value:
+        raise _ToolFailed(f"This tool needs the customer's {label}, which this conversation does not have.")
+    return str(value)
 
 
 def _call(tool: HttpTool, method: str, url: str, body: dict | None) -> _Answer:

@@ -20,8 +20,10 @@ from django.utils import timezone
 
 from agents_app.knowledge import knowledge_search
 from agents_app.knowledge_agent import HANDOFF_ID, Reply, customer_text, knowledge_reply, wants_human
+from agents_app.limits import model_calls_held_back
 from agents_app.media_understanding import media_understanding
 from agents_app.models import Agent, AgentRun
+from agents_app.prompt_budget import document_recalled, prompt_fit
 from agents_app.tools import agent_tool_specs, http_tool_run
 from channels_app.whatsapp.payloads import PayloadInvalid, buttons_content, list_content, text_content, text_split
 from whatsapp_platform.db import connection_lend
@@ -373,6 +375,8 @@ def _history(agent: Agent, conversation, messages: list):
         role = "user" if message.direction == Message.Direction.INBOUND else "assistant"
         text = customer_text(message)
         understood = media_understanding(message) if message.message_type in MEDIA_TYPES else ""
+        if message.pk not in trigger_ids and message.message_type == "document":
+            understood = document_recalled(understood)
         text = "\n".join(filter(None, [text, understood])) or _describe(message)
         images = []
         if message.pk in trigger_ids and message.message_type == "image" and message.media_file:
@@ -410,7 +414,6 @@ def _system_prompt(agent: Agent, conversation, query: str) -> str:
             None,
             [
                 agent.instructions,
-                f"The customer's name: {contact.profile_name or 'unknown'}.",
                 contact_agent_context(contact=contact),
                 business_hours_agent_context(conversation=conversation, now=timezone.now()),
                 f"Keep each message under about {agent.target_chars} characters."
@@ -431,10 +434,15 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> R
             handoff=True,
             handoff_reason="The customer asked for a human.",
         )
+    held_back = model_calls_held_back(agent=agent, conversation=conversation)
+    if held_back is not None:
+        run.error = held_back.handoff_reason
+        return held_back
     provider = provider_for(kind=agent.provider, model=agent.model, api_key=agent.api_key, base_url=agent.base_url)
     tools = [ToolSpec(**spec) for spec in (SEND_BUTTONS, SEND_LIST, HANDOFF)] + agent_tool_specs(agent=agent)
     system = _system_prompt(agent, conversation, query)
     chat = _history(agent, conversation, messages)
+    system, chat = prompt_fit(system=system, chat=chat, tools=tools, budget=agent.prompt_token_budget)
     run.prompt = [{"role": "system", "content": system}] + [{"role": m.role, "content": m.content} for m in chat]
     reply = Reply()
     for _round in range(MAX_TOOL_ROUNDS):
@@ -442,6 +450,7 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> R
         for attempt in range(2):  # one retry on a passing failure
             turn_extend(conversation_id=conversation.pk)
             connection_lend()  # no connection held while the model thinks
+            run.model_calls += 1
             try:
                 completion = provider.complete(
                     system=system,

@@ -48,6 +48,9 @@ def test_a_model_agent_needs_a_model_and_a_key_with_a_form_error_each(owner, sho
         "history_messages": 20,
         "debounce_seconds": 1.5,
         "max_concurrent_turns": 20,
+        "model_calls_per_conversation_hour": 15,
+        "model_calls_per_contact_day": 40,
+        "prompt_token_budget": 8000,
         "handoff_keywords": "human",
         "fallback_message": "Sorry!",
         "base_url": "",
@@ -82,6 +85,9 @@ def test_out_of_range_settings_are_refused_naming_the_field(owner, shop):
             "history_messages": 20,
             "debounce_seconds": 1.5,
             "max_concurrent_turns": 20,
+            "model_calls_per_conversation_hour": 15,
+            "model_calls_per_contact_day": 40,
+            "prompt_token_budget": 8000,
             "handoff_keywords": "",
             "fallback_message": "Sorry",
             "base_url": "",
@@ -214,3 +220,45 @@ def test_tools_are_added_in_the_console_with_form_errors_and_headers_never_shown
     tool = agent.http_tools.get()
     owner.post(reverse("agent_tool_remove", args=["lucky-shrub", agent.public_id, tool.pk]))
     assert not agent.http_tools.exists()
+
+
+def test_a_new_agent_limits_what_one_customer_may_cost_by_default(client, shop):
+    headers = {"Authorization": f"Bearer {api_key_for(shop)}"}
+    created = client.post("/api/v1/agents/", {"name": "Api bot"}, content_type="application/json", headers=headers)
+    body = created.json()
+    assert body["model_calls_per_conversation_hour"] == 15
+    assert body["model_calls_per_contact_day"] == 40
+    assert body["prompt_token_budget"] == 8000
+
+
+def test_the_model_cost_limits_are_set_through_the_api_and_the_console_and_refused_out_of_range(owner, client, shop):
+    agent = AgentFactory(workspace=shop, name="Fern")
+    headers = {"Authorization": f"Bearer {api_key_for(shop)}"}
+    url = f"/api/v1/agents/{agent.public_id}/"
+    changes = {"model_calls_per_conversation_hour": 5, "model_calls_per_contact_day": 12, "prompt_token_budget": 3000}
+    patched = client.patch(url, changes, content_type="application/json", headers=headers)
+    assert patched.status_code == 200 and {k: patched.json()[k] for k in changes} == changes
+    for field, value in (
+        ("model_calls_per_conversation_hour", 0),
+        ("model_calls_per_contact_day", 0),
+        ("prompt_token_budget", 200),
+    ):
+        bad = client.patch(url, {field: value}, content_type="application/json", headers=headers)
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == field, bad.json()
+
+    page = owner.get(reverse("agent_detail", args=["lucky-shrub", agent.public_id])).content.decode()
+    assert 'name="model_calls_per_conversation_hour" value="5"' in page
+    assert 'name="prompt_token_budget" value="3000"' in page
+
+
+def test_the_admin_refuses_a_model_call_limit_of_zero(admin_client, shop):
+    agent = AgentFactory(workspace=shop, name="Fern")
+    change = reverse("admin:agents_app_agent_change", args=[agent.pk])
+    form = admin_client.get(change).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name in form.fields}
+    data.update(workspace=shop.pk, use_emoji="on", window_closed_template_parameters="{}")
+    response = admin_client.post(change, {**data, "model_calls_per_conversation_hour": 0})
+    assert response.status_code == 200
+    assert "model_calls_per_conversation_hour" in response.context["adminform"].form.errors
+    agent.refresh_from_db()
+    assert agent.model_calls_per_conversation_hour == 15

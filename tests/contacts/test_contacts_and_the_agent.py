@@ -108,8 +108,8 @@ def test_tags_and_attributes_set_through_the_api_reach_the_agents_prompt(client,
     [run] = _runs(1)
 
     system = _system_prompt(run)
-    assert "Tags: vip" in system
-    assert "- city: Leeds" in system and "- orders: 12" in system and "- plan: gold" in system
+    assert '"tags": ["vip"]' in system
+    assert '"attributes": {"city": "Leeds", "orders": 12, "plan": "gold"}' in system
     # The same prompt went over the wire to the model.
     assert openai_server.last.json["messages"][0]["content"] == system
 
@@ -144,7 +144,7 @@ def test_a_tools_answer_updates_the_customer_and_the_next_turn_knows_it(sandbox,
     openai_server.reply_text("Your gold plan ships free 🚚")
     _say(sandbox, "Is shipping free for me?")
     second = _runs(2)[1]
-    assert "- plan: gold" in _system_prompt(second) and "Tags: vip" in _system_prompt(second)
+    assert '"plan": "gold"' in _system_prompt(second) and '"tags": ["vip"]' in _system_prompt(second)
 
 
 def test_a_malformed_update_in_a_tools_answer_changes_nothing_and_the_run_says_why(
