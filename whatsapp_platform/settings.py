@@ -344,6 +344,9 @@ CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", default=False)
 # --- Email -----------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
+    # The console copy of an email masks the credential in invitation and password-reset links.
+    EMAIL_BACKEND = "whatsapp_platform.console_email.RedactingConsoleEmailBackend"
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="WhatsApp Agent Platform <noreply@localhost>")
 
@@ -440,6 +443,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
         "bm25s": {"level": "WARNING"},  # it logs every index build at DEBUG
+        # runserver's access log: Django's default gives it its own handler, without our redaction filter.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
