@@ -455,6 +455,9 @@ GRAPH_API_VERSION = env.str("GRAPH_API_VERSION", default="v25.0")
 WHATSAPP_EMULATOR_GRAPH_URL = env.str("WHATSAPP_EMULATOR_GRAPH_URL", default=f"{SITE_URL}/emulator/graph").rstrip("/")
 GRAPH_CONNECT_TIMEOUT = env.float("GRAPH_CONNECT_TIMEOUT", default=3.05)
 GRAPH_READ_TIMEOUT = env.float("GRAPH_READ_TIMEOUT", default=20.0)
+# The whole Graph exchange (SECURITY.md, "Timeouts"); media downloads get GRAPH_MEDIA_TOTAL_TIMEOUT.
+GRAPH_TOTAL_TIMEOUT = env.float("GRAPH_TOTAL_TIMEOUT", default=30.0)
+GRAPH_MEDIA_TOTAL_TIMEOUT = env.float("GRAPH_MEDIA_TOTAL_TIMEOUT", default=120.0)
 # Retries of a retryable Graph error (rate limits, 5xx, timeouts before the request left).
 GRAPH_MAX_RETRIES = env.int("GRAPH_MAX_RETRIES", default=5)
 # The platform's own Meta app (embedded signup and the shared webhook).
@@ -510,6 +513,8 @@ EVENT_WEBHOOK_ALLOWED_HOSTS = env.list("EVENT_WEBHOOK_ALLOWED_HOSTS", default=[]
 # Per attempt: seconds to connect, and to wait for the answer.
 EVENT_WEBHOOK_CONNECT_TIMEOUT = env.float("EVENT_WEBHOOK_CONNECT_TIMEOUT", default=3.0)
 EVENT_WEBHOOK_READ_TIMEOUT = env.float("EVENT_WEBHOOK_READ_TIMEOUT", default=10.0)
+# The whole attempt, however the endpoint paces its answer (SECURITY.md, "Timeouts").
+EVENT_WEBHOOK_TOTAL_TIMEOUT = env.float("EVENT_WEBHOOK_TOTAL_TIMEOUT", default=15.0)
 # How long the old secret keeps signing after a rotation (both signatures are sent meanwhile).
 EVENT_WEBHOOK_SECRET_OVERLAP_HOURS = env.int("EVENT_WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
 # A subscription whose every attempt failed for this long is disabled and its owners emailed.
