@@ -476,6 +476,10 @@ if WHATSAPP_EMULATOR_ENABLED and not META_APP_ID:
 # Meta sends up to 3 MB per webhook POST; Django's 2.5 MB default would answer 400 and
 # Meta would retry for 7 days. Other requests keep a sane cap too.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=4 * 1024 * 1024)
+# Webhook POSTs with a missing or wrong signature are recorded (size, headers, a 256-byte prefix) up to
+# this many per source address at once, refilled at this rate; beyond it they get 429 and are not stored.
+WEBHOOK_REJECTIONS_BURST = env.int("WEBHOOK_REJECTIONS_BURST", default=30)
+WEBHOOK_REJECTIONS_PER_MINUTE = env.float("WEBHOOK_REJECTIONS_PER_MINUTE", default=10.0)
 # Messages per second per business number (Meta's default throughput is 80).
 WHATSAPP_DEFAULT_MPS = env.int("WHATSAPP_DEFAULT_MPS", default=80)
 # Messages one customer may receive in a burst before sends to them are spaced 6 s apart
