@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from audit_app.middleware import client_ip
 from channels_app.models import Channel
+from channels_app.selectors import webhook_concerns_only_sandbox_channels
 from channels_app.services import WebhookRejectionsThrottled, webhook_event_receive, webhook_rejection_record
 from channels_app.whatsapp.webhooks import signature_valid
 from messaging_app.services.webhooks import webhook_events_drain_schedule
@@ -73,6 +74,8 @@ def _receive(request, *, app_secret: str, channel: Channel | None) -> HttpRespon
 def _receive_and_store(request, *, app_secret: str, channel: Channel | None) -> HttpResponse:
     raw = request.body  # the exact bytes Meta signed; never re-serialised
     valid = signature_valid(raw, request.headers.get("X-Hub-Signature-256"), app_secret)
+    if valid and hmac.compare_digest(app_secret.encode(), settings.EMULATOR_META_APP_SECRET.encode()):
+        valid = webhook_concerns_only_sandbox_channels(raw_body=raw, channel=channel)
     if not valid:
         return _reject(request, raw, channel)
     # Autocommit: the row is durable before we answer, and the hint below cannot outrun it.

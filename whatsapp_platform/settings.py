@@ -55,6 +55,9 @@ if PLATFORM_ENV not in {"development", "production"}:
 IS_PRODUCTION = PLATFORM_ENV == "production"
 
 DEBUG = env_bool("DEBUG", default=False)
+if IS_PRODUCTION and DEBUG:
+    # DEBUG pages show settings, SQL and stack frames to anyone who triggers an error.
+    raise ImproperlyConfigured("PLATFORM_ENV=production refuses DEBUG=true; unset DEBUG.")
 SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 # Keys that encrypt secrets at rest (channel tokens, LLM keys...). Newest first: the first
 # encrypts, all of them decrypt, so a key is rotated by prepending a new one.
@@ -468,9 +471,11 @@ WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
 # Without a real Meta app, the emulator plays Meta's app too (dev and tests only), so Login
 # with Facebook, the shared webhook and template events all work locally.
 EMULATOR_META_APP_ID = "1000000000000001"
+# Public (it is in this repository): a webhook it signs is believed only for sandbox channels.
+EMULATOR_META_APP_SECRET = "emulator-app-secret"
 if WHATSAPP_EMULATOR_ENABLED and not META_APP_ID:
     META_APP_ID = EMULATOR_META_APP_ID
-    META_APP_SECRET = META_APP_SECRET or "emulator-app-secret"
+    META_APP_SECRET = META_APP_SECRET or EMULATOR_META_APP_SECRET
     META_LOGIN_CONFIG_ID = META_LOGIN_CONFIG_ID or "emulator-login-config"
     WHATSAPP_VERIFY_TOKEN = WHATSAPP_VERIFY_TOKEN or "emulator-verify-token"
 # Meta sends up to 3 MB per webhook POST; Django's 2.5 MB default would answer 400 and

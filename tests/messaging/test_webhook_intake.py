@@ -211,3 +211,30 @@ def test_rejected_posts_beyond_a_sources_budget_get_429_and_are_counted_not_stor
         assert _unsigned(client, b"{}", "198.51.100.8").status_code == 401
     latest = WebhookEvent.objects.order_by("-id").first()
     assert "3 more rejected POSTs from 198.51.100.8 were refused unrecorded" in latest.error
+
+
+# --- the emulator's public app secret ----------------------------------------------------------
+
+
+def test_the_emulators_public_secret_does_not_verify_webhooks_for_a_real_channel(deliver, channel, settings):
+    settings.META_APP_SECRET = settings.EMULATOR_META_APP_SECRET  # PLATFORM_ENV unset, no Meta app configured
+    response = deliver("text", secret=settings.EMULATOR_META_APP_SECRET)
+    assert response.status_code == 401
+    assert WebhookEvent.objects.get().state == WebhookEvent.State.REJECTED
+    assert not Message.objects.exists()
+
+
+def test_the_emulators_public_secret_verifies_webhooks_for_a_sandbox_channel(deliver, channel, settings):
+    channel.provider = channel.Provider.SANDBOX
+    channel.save()
+    settings.META_APP_SECRET = settings.EMULATOR_META_APP_SECRET
+    assert deliver("text", secret=settings.EMULATOR_META_APP_SECRET).status_code == 200
+    assert Message.objects.count() == 1
+
+
+def test_a_real_channels_own_url_refuses_the_emulators_secret_even_as_its_app_secret(deliver, channel, settings):
+    channel.app_secret = settings.EMULATOR_META_APP_SECRET
+    channel.save()
+    url = f"/webhooks/whatsapp/{channel.public_id}/"
+    assert deliver("text", url=url, secret=settings.EMULATOR_META_APP_SECRET).status_code == 401
+    assert not Message.objects.exists()
