@@ -13,7 +13,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-# With REDIS_URL set: gunicorn + Celery worker + Celery beat (Procfile).
+# With REDIS_URL set: gunicorn + Celery worker + Celery beat (Procfile, which defaults to production;
+# here PLATFORM_ENV defaults to development, for the emulator and the demo data).
 # Without: Django's server with tasks in-process + the in-process scheduler (Procfile.local).
 run: $(STAMP)
 	@mkdir -p .local
@@ -21,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py seed_demo
 	@if [ -n "$$REDIS_URL" ]; then \
 		$(BIN)/python manage.py collectstatic --noinput -v0 && \
-		exec $(BIN)/honcho -f Procfile start; \
+		PLATFORM_ENV=$${PLATFORM_ENV:-development} exec $(BIN)/honcho -f Procfile start; \
 	else \
 		exec $(BIN)/honcho -f Procfile.local start; \
 	fi

@@ -18,7 +18,6 @@ vetted again, so the tool's headers never travel to another origin.
 import json
 import logging
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
@@ -32,6 +31,7 @@ from agents_app.models import Agent, HttpTool
 from agents_app.providers.base import ToolSpec
 from audit_app.services import audit_diff, audit_record, audit_stored_snapshot
 from whatsapp_platform import outbound_http
+from whatsapp_platform.deadlines import DeadlineExceeded, total_deadline
 from whatsapp_platform.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -419,6 +419,16 @@ def _customer_value(placeholder: str, contact) -> str:
 
 
 def _call(tool: HttpTool, method: str, url: str, body: dict | None) -> _Answer:
+    """The whole call (redirects and the retry included) within the tool's timeout."""
+    try:
+        with total_deadline(tool.timeout_seconds):
+            return _call_with_retry(tool, method, url, body)
+    except DeadlineExceeded:
+        host = urlsplit(url).hostname
+        raise _ToolFailed(f"timed out: {host} did not finish its answer within {tool.timeout_seconds} s.") from None
+
+
+def _call_with_retry(tool: HttpTool, method: str, url: str, body: dict | None) -> _Answer:
     """One retry for a GET that could not connect or met a 5xx; other methods may not be idempotent."""
     if method == HttpTool.Method.GET:
         # The retry goes straight away: a customer is waiting for the turn.
@@ -476,15 +486,17 @@ def _exchange(tool: HttpTool, method: str, url: str, body: dict | None) -> tuple
         **tool_headers,
         "Host": host_header,
     }
-    deadline = time.monotonic() + tool.timeout_seconds
-    with outbound_http.pinned_session(server_hostname=ascii_host) as session:
+    with (
+        outbound_http.pinned_session(server_hostname=ascii_host) as session,
+        total_deadline(tool.timeout_seconds) as deadline,  # the one `_call` holds, for the time left
+    ):
         try:
             response = session.request(
                 method,
                 pinned,
                 headers=headers,
                 json=body,
-                timeout=tool.timeout_seconds,
+                timeout=deadline.timeouts(tool.timeout_seconds, tool.timeout_seconds),
                 allow_redirects=False,
                 stream=True,
             )
@@ -500,7 +512,7 @@ def _exchange(tool: HttpTool, method: str, url: str, body: dict | None) -> tuple
             # Not str(exc): requests quotes a rejected header's value in its messages.
             raise _ToolFailed(f"The request to {host} failed ({type(exc).__name__}).")
         with response:
-            content, truncated = _read_capped(response, host=host, timeout=tool.timeout_seconds, deadline=deadline)
+            content, truncated = _read_capped(response, host=host, timeout=tool.timeout_seconds)
             answer = _Answer(
                 status=response.status_code,
                 content_type=response.headers.get("content-type", ""),
@@ -511,9 +523,9 @@ def _exchange(tool: HttpTool, method: str, url: str, body: dict | None) -> tuple
             return answer, response.headers.get("location", "")
 
 
-def _read_capped(response: requests.Response, *, host: str, timeout: int, deadline: float) -> tuple[bytes, bool]:
-    """At most RESPONSE_LIMIT_BYTES of the (decoded) body, within the tool's timeout in all:
-    the per-read timeout alone would let a server that drips bytes hold the turn for ever."""
+def _read_capped(response: requests.Response, *, host: str, timeout: int) -> tuple[bytes, bool]:
+    """At most RESPONSE_LIMIT_BYTES of the (decoded) body. The caller's `total_deadline` bounds the time:
+    a per-read timeout alone would let a server that drips bytes hold the turn for ever."""
     chunks: list[bytes] = []
     size = 0
     try:
@@ -522,8 +534,6 @@ def _read_capped(response: requests.Response, *, host: str, timeout: int, deadli
             size += len(chunk)
             if size > RESPONSE_LIMIT_BYTES:
                 return b"".join(chunks)[:RESPONSE_LIMIT_BYTES], True
-            if time.monotonic() > deadline:
-                raise _ToolFailed(f"timed out: {host} did not finish its answer within {timeout} s.")
     except requests.RequestException as exc:
         if isinstance(exc.args[0] if exc.args else None, ReadTimeoutError):
             raise _ToolFailed(f"timed out: {host} did not finish its answer within {timeout} s.")

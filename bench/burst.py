@@ -408,6 +408,8 @@ def ours_start(run: BenchRun, *, port: int, copies: int) -> dict[str, str]:
     file (in the run's folder), and each Celery worker's node name (`-n <role><copy>@%h`, so copies are told
     apart). Returns each process's name and its role's kind."""
     started = {}
+    # The Procfile defaults to production, which refuses the emulator this bench drives.
+    env = {"PLATFORM_ENV": "development", **run.env}
     for role, command in procfile_roles().items():
         kind = role_kind(command)
         if kind == "web":
@@ -424,10 +426,10 @@ def ours_start(run: BenchRun, *, port: int, copies: int) -> dict[str, str]:
             command = before + celery + re.sub(r"(^|\s)(-n|--hostname)[= ]\S+", "", options)
             for copy in range(1, copies + 1):
                 name = role if copies == 1 else f"{role}-{copy}"
-                run.stack.start(name, ["/bin/sh", "-c", f"{command} -n {role}{copy}@%h"], run.env)
+                run.stack.start(name, ["/bin/sh", "-c", f"{command} -n {role}{copy}@%h"], env)
                 started[name] = kind
             continue
-        run.stack.start(role, ["/bin/sh", "-c", command], {**run.env, "PORT": str(port)})
+        run.stack.start(role, ["/bin/sh", "-c", command], {**env, "PORT": str(port)})
         started[role] = kind
     deadline = time.monotonic() + 60
     while http_get_status(port, "/healthz") != 200:

@@ -1,6 +1,7 @@
+import json
 import time
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from channels_app.models import Channel, MessageTemplate, TemplateSync
 
@@ -107,3 +108,29 @@ def template_syncs_latest(*, workspace) -> list[TemplateSync]:
 
 def template_sync_get(*, workspace, sync_id: int) -> TemplateSync | None:
     return TemplateSync.objects.filter(workspace=workspace, pk=sync_id).select_related("channel").first()
+
+
+def webhook_concerns_only_sandbox_channels(*, raw_body: bytes, channel: Channel | None) -> bool:
+    """True when nothing in the webhook names a channel that is not a sandbox one: its own channel for a
+    channel's URL, else every phone number id and WABA id in the envelope. For webhooks verified with the
+    emulator's app secret, which is public and so proves nothing about real numbers."""
+    if channel is not None:
+        return channel.provider == Channel.Provider.SANDBOX
+    try:
+        entries = json.loads(raw_body).get("entry")
+    except (ValueError, AttributeError):
+        return False
+    if not isinstance(entries, list) or not entries:
+        return False
+    numbers, wabas = set(), set()
+    for entry in entries:
+        if not isinstance(entry, dict):
+            return False
+        wabas.add(str(entry.get("id", "")))
+        for change in entry.get("changes") or []:
+            value = change.get("value") if isinstance(change, dict) else None
+            metadata = value.get("metadata") if isinstance(value, dict) else None
+            if isinstance(metadata, dict) and metadata.get("phone_number_id"):
+                numbers.add(str(metadata["phone_number_id"]))
+    named = Q(phone_number_id__in=numbers) | Q(waba_id__in=wabas - {""})
+    return not Channel.objects.filter(named).exclude(provider=Channel.Provider.SANDBOX).exists()

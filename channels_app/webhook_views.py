@@ -8,6 +8,7 @@ over the exact bytes, one INSERT in autocommit, and a cheap hint to the worker.
 import hmac
 import json
 import logging
+import math
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -17,8 +18,10 @@ from django.views.decorators.csrf import csrf_exempt
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
+from audit_app.middleware import client_ip
 from channels_app.models import Channel
-from channels_app.services import webhook_event_receive
+from channels_app.selectors import webhook_concerns_only_sandbox_channels
+from channels_app.services import WebhookRejectionsThrottled, webhook_event_receive, webhook_rejection_record
 from channels_app.whatsapp.webhooks import signature_valid
 from messaging_app.services.webhooks import webhook_events_drain_schedule
 
@@ -26,6 +29,13 @@ logger = logging.getLogger(__name__)
 
 _ACK = json.dumps({"received": True}).encode()
 _REJECTED = {"error": {"code": "invalid_signature", "message": "X-Hub-Signature-256 is missing or does not match."}}
+_THROTTLED = {
+    "error": {
+        "code": "too_many_rejected_webhooks",
+        "message": "Too many webhooks with a missing or wrong X-Hub-Signature-256 from this address; "
+        "none of these is recorded. Fix the app secret that signs them, then retry after Retry-After seconds.",
+    }
+}
 _UNAVAILABLE = {
     "error": {
         "code": "temporarily_unavailable",
@@ -64,11 +74,12 @@ def _receive(request, *, app_secret: str, channel: Channel | None) -> HttpRespon
 def _receive_and_store(request, *, app_secret: str, channel: Channel | None) -> HttpResponse:
     raw = request.body  # the exact bytes Meta signed; never re-serialised
     valid = signature_valid(raw, request.headers.get("X-Hub-Signature-256"), app_secret)
-    # Autocommit: the row is durable before we answer, and the hint below cannot outrun it.
-    event = webhook_event_receive(raw_body=raw, headers=request.headers, signature_valid=valid, channel=channel)
+    if valid and hmac.compare_digest(app_secret.encode(), settings.EMULATOR_META_APP_SECRET.encode()):
+        valid = webhook_concerns_only_sandbox_channels(raw_body=raw, channel=channel)
     if not valid:
-        logger.warning("webhook signature rejected", extra={"webhook_event_id": event.pk})
-        return JsonResponse(_REJECTED, status=401)
+        return _reject(request, raw, channel)
+    # Autocommit: the row is durable before we answer, and the hint below cannot outrun it.
+    event = webhook_event_receive(raw_body=raw, headers=request.headers, signature_valid=True, channel=channel)
     try:
         webhook_events_drain_schedule()
     except (RedisError, KombuError, OSError):
@@ -76,6 +87,23 @@ def _receive_and_store(request, *, app_secret: str, channel: Channel | None) -> 
         # is back. A 5xx here would only make Meta send it again (and slow its deliveries to us down).
         logger.warning("drain hint lost; the sweeper will process the event", extra={"webhook_event_id": event.pk})
     return HttpResponse(_ACK, content_type="application/json")
+
+
+def _reject(request, raw: bytes, channel: Channel | None) -> JsonResponse:
+    """401, with a bounded record of the attempt; 429 once its source has had too many recorded."""
+    source = client_ip(request) or "unknown"
+    try:
+        event = webhook_rejection_record(raw_body=raw, headers=request.headers, channel=channel, source=source)
+    except WebhookRejectionsThrottled as throttled:
+        response = JsonResponse(_THROTTLED, status=429)
+        response["Retry-After"] = str(max(1, math.ceil(throttled.retry_after)))
+        return response
+    except (RedisError, OSError):
+        # Without the shared counters nothing is recorded: the URL stays closed to bad signatures either way.
+        logger.warning("webhook signature rejected; not recorded (rate limiter unavailable)", extra={"source": source})
+        return JsonResponse(_REJECTED, status=401)
+    logger.warning("webhook signature rejected", extra={"webhook_event_id": event.pk, "source": source})
+    return JsonResponse(_REJECTED, status=401)
 
 
 def _method_not_allowed() -> HttpResponse:

@@ -24,17 +24,41 @@ class ControlError(ValueError):
     pass
 
 
+def _caller_refusal(request: HttpRequest) -> JsonResponse | None:
+    """With a control token set, only requests carrying it. Without one, only requests that are not
+    cross-origin: scripts and tests send no Origin, while a page on another site that POSTs here (CSRF
+    protection is off for this JSON API) is refused by the Origin and Sec-Fetch-Site its browser sends."""
+    expected = conf.get("CONTROL_TOKEN")
+    if expected:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return JsonResponse({"error": "A valid control token is required."}, status=401)
+        return None
+    origin = request.headers.get("Origin")
+    own_origin = f"{request.scheme}://{request.get_host()}"
+    if (origin is not None and origin != own_origin) or request.headers.get("Sec-Fetch-Site") in {
+        "cross-site",
+        "same-site",
+    }:
+        return JsonResponse(
+            {
+                "error": "The emulator's control API answers scripts and this site's own pages only; "
+                "set WHATSAPP_EMULATOR_CONTROL_TOKEN and send it as a bearer token to call it from elsewhere."
+            },
+            status=403,
+        )
+    return None
+
+
 def control_view(methods: list[str]) -> Callable:
     def decorate(view: Callable[..., Any]) -> Callable[..., JsonResponse]:
         @csrf_exempt
         @require_http_methods(methods)
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-            expected = conf.get("CONTROL_TOKEN")
-            if expected:
-                given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-                if not hmac.compare_digest(given, expected):
-                    return JsonResponse({"error": "A valid control token is required."}, status=401)
+            refusal = _caller_refusal(request)
+            if refusal is not None:
+                return refusal
             try:
                 body = json.loads(request.body or b"{}")
                 if not isinstance(body, dict):

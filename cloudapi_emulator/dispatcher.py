@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from cloudapi_emulator import clock, conf
 from cloudapi_emulator.models import StatusEvent, Template, WebhookDelivery
 from cloudapi_emulator.signatures import signature_header
+from whatsapp_platform.deadlines import DeadlineExceeded, deadline_session, total_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +142,13 @@ def _process(row: WebhookDelivery) -> None:
         "X-Hub-Signature-256": signature_header(body, row.app_secret),
         "User-Agent": "facebookexternalua",
     }
+    timeout = conf.get("WEBHOOK_TIMEOUT_SECONDS")
     try:
-        response = requests.post(row.url, data=body, headers=headers, timeout=conf.get("WEBHOOK_TIMEOUT_SECONDS"))
+        with deadline_session() as session, total_deadline(timeout) as deadline:
+            response = session.post(row.url, data=body, headers=headers, timeout=deadline.timeouts(timeout, timeout))
+    except DeadlineExceeded as exc:
+        _mark_retry(row, status_code=None, error=f"DeadlineExceeded: {exc}")
+        return
     except requests.RequestException as exc:
         _mark_retry(row, status_code=None, error=f"{type(exc).__name__}: {exc}")
         return

@@ -19,6 +19,11 @@ _PATTERNS = [
     (re.compile(r"\bwap_[A-Za-z0-9]+_[A-Za-z0-9_-]{16,}"), MASK),
     (re.compile(r"\bwhsec_[A-Za-z0-9+/=]{16,}"), MASK),
     (re.compile(r"\bsk-(?:ant-)?[A-Za-z0-9_-]{16,}"), MASK),
+    # Links whose path is the credential: invitations, allauth's password-reset and email-confirmation
+    # keys. Access logs (runserver's, gunicorn's) and the console email backend write these paths.
+    (re.compile(r"(/invitations/)[A-Za-z0-9_-]{16,}"), r"\1" + MASK),
+    (re.compile(r"(/password/reset/key/)[^/\s\"']+"), r"\1" + MASK),
+    (re.compile(r"(/confirm-email/)[^/\s\"']+"), r"\1" + MASK),
     # key=value in URLs and form bodies
     (
         re.compile(r"(?i)\b(access_token|client_secret|app_secret|password|api_key|hub\.verify_token)=([^&\s\"']+)"),

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+
+from whatsapp_platform.deadlines import DeadlineAdapter
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -123,10 +124,11 @@ def pinned_request_target(url: str, address: str) -> tuple[str, str]:
     return pinned, bracketed if default_port else f"{bracketed}:{port}"
 
 
-class PinnedAdapter(HTTPAdapter):
+class PinnedAdapter(DeadlineAdapter):
     """Sends to the URL's host, which we set to the vetted IP address, while TLS sends SNI and checks
     the certificate against the real host name (urllib3's `server_hostname`). Use one session per call,
-    so no pooled connection made for one host is reused for another."""
+    so no pooled connection made for one host is reused for another. Calls inside a `total_deadline`
+    are cut when it passes."""
 
     def __init__(self, *, server_hostname: str):
         self._server_hostname = server_hostname  # before super().__init__, which builds the pool manager

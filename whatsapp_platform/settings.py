@@ -55,6 +55,9 @@ if PLATFORM_ENV not in {"development", "production"}:
 IS_PRODUCTION = PLATFORM_ENV == "production"
 
 DEBUG = env_bool("DEBUG", default=False)
+if IS_PRODUCTION and DEBUG:
+    # DEBUG pages show settings, SQL and stack frames to anyone who triggers an error.
+    raise ImproperlyConfigured("PLATFORM_ENV=production refuses DEBUG=true; unset DEBUG.")
 SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 # Keys that encrypt secrets at rest (channel tokens, LLM keys...). Newest first: the first
 # encrypts, all of them decrypt, so a key is rotated by prepending a new one.
@@ -344,6 +347,9 @@ CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", default=False)
 # --- Email -----------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
+    # The console copy of an email masks the credential in invitation and password-reset links.
+    EMAIL_BACKEND = "whatsapp_platform.console_email.RedactingConsoleEmailBackend"
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="WhatsApp Agent Platform <noreply@localhost>")
 
@@ -440,6 +446,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
         "bm25s": {"level": "WARNING"},  # it logs every index build at DEBUG
+        # runserver's access log: Django's default gives it its own handler, without our redaction filter.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
@@ -450,6 +458,9 @@ GRAPH_API_VERSION = env.str("GRAPH_API_VERSION", default="v25.0")
 WHATSAPP_EMULATOR_GRAPH_URL = env.str("WHATSAPP_EMULATOR_GRAPH_URL", default=f"{SITE_URL}/emulator/graph").rstrip("/")
 GRAPH_CONNECT_TIMEOUT = env.float("GRAPH_CONNECT_TIMEOUT", default=3.05)
 GRAPH_READ_TIMEOUT = env.float("GRAPH_READ_TIMEOUT", default=20.0)
+# The whole Graph exchange (SECURITY.md, "Timeouts"); media downloads get GRAPH_MEDIA_TOTAL_TIMEOUT.
+GRAPH_TOTAL_TIMEOUT = env.float("GRAPH_TOTAL_TIMEOUT", default=30.0)
+GRAPH_MEDIA_TOTAL_TIMEOUT = env.float("GRAPH_MEDIA_TOTAL_TIMEOUT", default=120.0)
 # Retries of a retryable Graph error (rate limits, 5xx, timeouts before the request left).
 GRAPH_MAX_RETRIES = env.int("GRAPH_MAX_RETRIES", default=5)
 # The platform's own Meta app (embedded signup and the shared webhook).
@@ -460,14 +471,20 @@ WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
 # Without a real Meta app, the emulator plays Meta's app too (dev and tests only), so Login
 # with Facebook, the shared webhook and template events all work locally.
 EMULATOR_META_APP_ID = "1000000000000001"
+# Public (it is in this repository): a webhook it signs is believed only for sandbox channels.
+EMULATOR_META_APP_SECRET = "emulator-app-secret"
 if WHATSAPP_EMULATOR_ENABLED and not META_APP_ID:
     META_APP_ID = EMULATOR_META_APP_ID
-    META_APP_SECRET = META_APP_SECRET or "emulator-app-secret"
+    META_APP_SECRET = META_APP_SECRET or EMULATOR_META_APP_SECRET
     META_LOGIN_CONFIG_ID = META_LOGIN_CONFIG_ID or "emulator-login-config"
     WHATSAPP_VERIFY_TOKEN = WHATSAPP_VERIFY_TOKEN or "emulator-verify-token"
 # Meta sends up to 3 MB per webhook POST; Django's 2.5 MB default would answer 400 and
 # Meta would retry for 7 days. Other requests keep a sane cap too.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=4 * 1024 * 1024)
+# Webhook POSTs with a missing or wrong signature are recorded (size, headers, a 256-byte prefix) up to
+# this many per source address at once, refilled at this rate; beyond it they get 429 and are not stored.
+WEBHOOK_REJECTIONS_BURST = env.int("WEBHOOK_REJECTIONS_BURST", default=30)
+WEBHOOK_REJECTIONS_PER_MINUTE = env.float("WEBHOOK_REJECTIONS_PER_MINUTE", default=10.0)
 # Messages per second per business number (Meta's default throughput is 80).
 WHATSAPP_DEFAULT_MPS = env.int("WHATSAPP_DEFAULT_MPS", default=80)
 # Messages one customer may receive in a burst before sends to them are spaced 6 s apart
@@ -505,6 +522,8 @@ EVENT_WEBHOOK_ALLOWED_HOSTS = env.list("EVENT_WEBHOOK_ALLOWED_HOSTS", default=[]
 # Per attempt: seconds to connect, and to wait for the answer.
 EVENT_WEBHOOK_CONNECT_TIMEOUT = env.float("EVENT_WEBHOOK_CONNECT_TIMEOUT", default=3.0)
 EVENT_WEBHOOK_READ_TIMEOUT = env.float("EVENT_WEBHOOK_READ_TIMEOUT", default=10.0)
+# The whole attempt, however the endpoint paces its answer (SECURITY.md, "Timeouts").
+EVENT_WEBHOOK_TOTAL_TIMEOUT = env.float("EVENT_WEBHOOK_TOTAL_TIMEOUT", default=15.0)
 # How long the old secret keeps signing after a rotation (both signatures are sent meanwhile).
 EVENT_WEBHOOK_SECRET_OVERLAP_HOURS = env.int("EVENT_WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
 # A subscription whose every attempt failed for this long is disabled and its owners emailed.

@@ -24,6 +24,8 @@ from agents_app.providers.base import (
     sdk_error_translate,
     tool_arguments_parse,
 )
+from whatsapp_platform.deadlines import DeadlineExceeded, total_deadline
+from whatsapp_platform.deadlines_httpx import deadline_http_client
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
@@ -72,8 +74,9 @@ class AnthropicProvider:
             ]
         started = time.monotonic()
         try:
-            response = self._sdk().messages.create(**params, timeout=timeout_seconds)
-        except anthropic.AnthropicError as exc:
+            with total_deadline(timeout_seconds):
+                response = self._sdk().messages.create(**params, timeout=timeout_seconds)
+        except (anthropic.AnthropicError, DeadlineExceeded) as exc:
             raise sdk_error_translate(exc, sdk=anthropic, where=self._where, timeout_seconds=timeout_seconds) from exc
         latency_ms = round((time.monotonic() - started) * 1000, 1)
         if isinstance(response, str):
@@ -116,6 +119,7 @@ class AnthropicProvider:
                     base_url=self.base_url,
                     timeout=CLIENT_TIMEOUT_SECONDS,
                     max_retries=0,
+                    http_client=deadline_http_client(timeout=CLIENT_TIMEOUT_SECONDS),
                 )
         return self._client
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from whatsapp_platform.deadlines import DeadlineExceeded
+
 logger = logging.getLogger(__name__)
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -199,7 +201,7 @@ def sdk_error_translate(
     `where` names the server for the message, e.g. "The OpenAI-compatible server at http://…/v1";
     `not_found_hint` is added to a 404's message after "Check the model name and the base URL".
     """
-    if isinstance(exc, sdk.APITimeoutError):
+    if isinstance(exc, sdk.APITimeoutError | DeadlineExceeded):
         return ProviderError(f"{where} did not answer within {timeout_seconds:g} seconds.", kind=ErrorKind.TIMEOUT)
     if isinstance(exc, sdk.APIConnectionError):
         cause = exc.__cause__ or exc.__context__

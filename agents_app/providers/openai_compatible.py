@@ -25,6 +25,8 @@ from agents_app.providers.base import (
     sdk_error_translate,
     tool_arguments_parse,
 )
+from whatsapp_platform.deadlines import DeadlineExceeded, total_deadline
+from whatsapp_platform.deadlines_httpx import deadline_http_client
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_TRANSCRIPTION_MODEL = "whisper-1"
@@ -79,8 +81,9 @@ class OpenAICompatibleProvider:
             params["tool_choice"] = "auto"
         started = time.monotonic()
         try:
-            response = self._sdk().chat.completions.create(**params, timeout=timeout_seconds)
-        except openai.OpenAIError as exc:
+            with total_deadline(timeout_seconds):
+                response = self._sdk().chat.completions.create(**params, timeout=timeout_seconds)
+        except (openai.OpenAIError, DeadlineExceeded) as exc:
             raise self._error(exc, timeout_seconds) from exc
         latency_ms = round((time.monotonic() - started) * 1000, 1)
         if isinstance(response, str):
@@ -111,18 +114,19 @@ class OpenAICompatibleProvider:
 
     def transcribe(self, *, audio: bytes, mime_type: str, filename: str, timeout_seconds: float) -> str:
         try:
-            response = self._sdk().audio.transcriptions.create(
-                model=self.transcription_model,
-                file=(filename, audio, mime_type),
-                timeout=timeout_seconds,
-            )
-        except openai.OpenAIError as exc:
+            with total_deadline(timeout_seconds):
+                response = self._sdk().audio.transcriptions.create(
+                    model=self.transcription_model,
+                    file=(filename, audio, mime_type),
+                    timeout=timeout_seconds,
+                )
+        except (openai.OpenAIError, DeadlineExceeded) as exc:
             raise self._error(exc, timeout_seconds) from exc
         if isinstance(response, str):
             raise not_json_error(self._where)
         return (getattr(response, "text", "") or "").strip()
 
-    def _error(self, exc: openai.OpenAIError, timeout_seconds: float) -> ProviderError:
+    def _error(self, exc: openai.OpenAIError | DeadlineExceeded, timeout_seconds: float) -> ProviderError:
         return sdk_error_translate(
             exc,
             sdk=openai,
@@ -141,6 +145,7 @@ class OpenAICompatibleProvider:
                     base_url=self.base_url,
                     timeout=CLIENT_TIMEOUT_SECONDS,
                     max_retries=0,
+                    http_client=deadline_http_client(timeout=CLIENT_TIMEOUT_SECONDS),
                 )
         return self._client
 

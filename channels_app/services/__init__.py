@@ -19,7 +19,12 @@ from channels_app.services.onboarding import (
     embedded_signup_uses_emulator,
 )
 from channels_app.services.templates import template_event_apply
-from channels_app.services.webhook_ledger import webhook_event_finish, webhook_event_receive
+from channels_app.services.webhook_ledger import (
+    WebhookRejectionsThrottled,
+    webhook_event_finish,
+    webhook_event_receive,
+    webhook_rejection_record,
+)
 
 __all__ = [
     "ChannelSetupFailed",
@@ -39,4 +44,6 @@ __all__ = [
     "template_event_apply",
     "webhook_event_finish",
     "webhook_event_receive",
+    "webhook_rejection_record",
+    "WebhookRejectionsThrottled",
 ]

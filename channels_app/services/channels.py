@@ -20,6 +20,8 @@ def graph_client(*, base_url: str, access_token: str) -> GraphClient:
         access_token=access_token,
         connect_timeout=settings.GRAPH_CONNECT_TIMEOUT,
         read_timeout=settings.GRAPH_READ_TIMEOUT,
+        total_timeout=settings.GRAPH_TOTAL_TIMEOUT,
+        media_total_timeout=settings.GRAPH_MEDIA_TOTAL_TIMEOUT,
     )
 
 

@@ -73,6 +73,21 @@ def _fail(channel: Channel, step: str, message: str, *, field: str | None = None
     return ChannelSetupFailed(message, step=step, field=field)
 
 
+def _number_taken_message(*, phone_number_id: str, channel: Channel, shown_as: str = "") -> str:
+    """Why the number cannot be connected to `channel`, or "" when it is free. Call only after Meta has
+    accepted the caller's credentials for the number. Another workspace's channel is never named."""
+    taken = Channel.objects.filter(phone_number_id=phone_number_id).exclude(pk=channel.pk).first()
+    if taken is None:
+        return ""
+    number = shown_as or phone_number_id
+    if taken.workspace_id == channel.workspace_id:
+        return f"{number} is already connected as channel '{taken.name}'. Reconnect that channel instead."
+    return (
+        f"{number} is already connected to another workspace on this platform. Disconnect it there first, "
+        "or ask its owners to."
+    )
+
+
 def channel_create(*, workspace, name: str) -> Channel:
     """A new channel waiting to be connected."""
     name = (name or "").strip()
@@ -197,14 +212,11 @@ def channel_embedded_signup_complete(
         phone = graph.phone_number_get(phone_number_id, fields=PHONE_FIELDS)
     except graph_errors.GraphError as exc:
         raise _fail(channel, "phone_number", f"Could not read the phone number ({exc.plain_reason or exc}).") from None
-    taken = Channel.objects.filter(phone_number_id=phone_number_id).exclude(pk=channel.pk).first()
-    if taken is not None:
-        raise _fail(
-            channel,
-            "phone_number",
-            f"{phone.get('display_phone_number') or phone_number_id} is already connected as channel "
-            f"'{taken.name}'. Reconnect that channel instead.",
-        )
+    taken = _number_taken_message(
+        phone_number_id=phone_number_id, channel=channel, shown_as=phone.get("display_phone_number") or ""
+    )
+    if taken:
+        raise _fail(channel, "phone_number", taken)
     if str(phone.get("name_status", "")).upper() == "PENDING_REVIEW":
         raise _fail(
             channel,
@@ -328,13 +340,6 @@ def channel_connect_manual(
                 step="manual",
                 field=field,
             )
-    taken = Channel.objects.filter(phone_number_id=values["phone_number_id"]).exclude(pk=channel.pk).first()
-    if taken is not None:
-        raise ChannelSetupFailed(
-            f"That phone number id is already connected as channel '{taken.name}'.",
-            step="manual",
-            field="phone_number_id",
-        )
     graph = graph_client(base_url=settings.GRAPH_API_BASE_URL, access_token=values["access_token"])
     try:
         phone = graph.phone_number_get(values["phone_number_id"], fields=PHONE_FIELDS)
@@ -352,6 +357,11 @@ def channel_connect_manual(
             f"The token cannot read WhatsApp Business Account {values['waba_id']}: {exc.plain_reason or exc}",
             field="waba_id",
         ) from None
+    # Only now, with credentials Meta accepted for this number: asked earlier, the answer would tell
+    # anyone which numbers other workspaces have connected.
+    taken = _number_taken_message(phone_number_id=values["phone_number_id"], channel=channel)
+    if taken:
+        raise ChannelSetupFailed(taken, step="manual", field="phone_number_id")
     with transaction.atomic():
         channel = Channel.objects.select_for_update(no_key=True).get(pk=channel.pk)
         before = audit_snapshot(channel)

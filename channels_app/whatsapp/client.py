@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+from whatsapp_platform.deadlines import DeadlineAdapter, DeadlineExceeded, total_deadline
 
 from .errors import (
     OUTCOME_UNKNOWN,
@@ -58,7 +59,7 @@ def _new_session() -> requests.Session:
     # set by one answer is sent with another tenant's request.
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     # max_retries=0: urllib3 must never resend on its own; this module decides what is safe to retry.
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
+    adapter = DeadlineAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -119,6 +120,8 @@ class GraphClient:
         access_token: str,
         connect_timeout: float = 3.05,
         read_timeout: float = 20.0,
+        total_timeout: float = 30.0,
+        media_total_timeout: float = 120.0,
         session: requests.Session | None = None,
         max_get_retries: int = 2,
         retry_base: float = 1.0,
@@ -127,6 +130,9 @@ class GraphClient:
         self.version = version.strip("/")
         self._access_token = access_token
         self.timeout = (connect_timeout, read_timeout)
+        # Whole exchanges, whatever the pace of the answer (per-read timeouts alone let a drip last for ever).
+        self.total_timeout = total_timeout
+        self.media_total_timeout = media_total_timeout
         self.session = session or _SHARED_SESSION
         self.max_get_retries = max_get_retries
         self.retry_base = retry_base
@@ -158,18 +164,23 @@ class GraphClient:
         headers.update(extra_headers or {})
         where = f"{method} {_loggable(url)}"
         try:
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                data=data,
-                files=files,
-                headers=headers,
-                timeout=self.timeout,
-                stream=stream,
-                allow_redirects=method == "GET",
-            )
+            # A streamed body is read after this returns: media_download holds that deadline.
+            with total_deadline(self.media_total_timeout if stream else self.total_timeout) as deadline:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    files=files,
+                    headers=headers,
+                    timeout=deadline.timeouts(*self.timeout),
+                    stream=stream,
+                    allow_redirects=method == "GET",
+                )
+        except DeadlineExceeded as exc:
+            logger.warning("Graph %s: no complete answer within %g s", where, exc.seconds)
+            raise GraphOutcomeUnknown(title="Graph did not answer in time", details=type(exc).__name__)
         except requests.ConnectTimeout as exc:
             logger.warning("Graph %s: connect timeout", where)
             raise GraphUnavailable(title="Could not connect to Graph (timeout)", details=type(exc).__name__)
@@ -303,6 +314,14 @@ class GraphClient:
         """
 
         def call() -> tuple[bytes, str]:
+            try:
+                with total_deadline(self.media_total_timeout):
+                    return download()
+            except DeadlineExceeded as exc:
+                logger.warning("Graph GET %s: media not downloaded within %g s", _loggable(url), exc.seconds)
+                raise GraphOutcomeUnknown(title="Media download did not finish in time", details=type(exc).__name__)
+
+        def download() -> tuple[bytes, str]:
             try:
                 response = self._send("GET", url, stream=True)
             except GraphError as error:

@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -23,6 +24,7 @@ from events_app import signing
 from events_app.models import Delivery, DeliveryAttempt, WebhookSubscription
 from events_app.services.emit import event_envelope
 from whatsapp_platform import outbound_http
+from whatsapp_platform.deadlines import Deadline, DeadlineExceeded, total_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +111,19 @@ def _post(url: str, body: bytes, headers: dict) -> _Outcome:
 
 
 def _exchange(url: str, body: bytes, headers: dict) -> _Outcome:
-    connect, read = settings.EVENT_WEBHOOK_CONNECT_TIMEOUT, settings.EVENT_WEBHOOK_READ_TIMEOUT
+    """The attempt within EVENT_WEBHOOK_TOTAL_TIMEOUT: an endpoint that answers 200 and then drips the
+    rest has not answered in time, and the attempt is a failure."""
+    total = settings.EVENT_WEBHOOK_TOTAL_TIMEOUT
+    try:
+        with total_deadline(total) as deadline:
+            return _exchange_within(url, body, headers, deadline=deadline)
+    except DeadlineExceeded:
+        host = urlsplit(url).hostname
+        return _Outcome(error=f"timed out: {host} did not finish answering within {total:g} s.")
+
+
+def _exchange_within(url: str, body: bytes, headers: dict, *, deadline: Deadline) -> _Outcome:
+    connect, read = deadline.timeouts(settings.EVENT_WEBHOOK_CONNECT_TIMEOUT, settings.EVENT_WEBHOOK_READ_TIMEOUT)
     try:
         _scheme, host, port = outbound_http.url_origin(url)
         name = outbound_http.ascii_host(host)

@@ -119,6 +119,45 @@ def test_bad_manual_credentials_get_a_form_error_and_nothing_is_activated(
     assert channel.status == Channel.Status.PENDING and channel.access_token == ""
 
 
+def test_a_number_connected_in_another_workspace_is_not_revealed_to_wrong_credentials(
+    emulator, emulated_number, client
+):
+    ChannelFactory(name="Globex secret line", phone_number_id=emulated_number.phone_number_id)
+    workspace = WorkspaceFactory(slug="hand")
+    client.force_login(member(workspace, Role.OWNER))
+    channel = Channel.objects.create(workspace=workspace, name="Own app")
+    response = _manual(
+        client,
+        channel,
+        phone_number_id=emulated_number.phone_number_id,
+        waba_id=emulated_number.waba_id,
+        access_token="guessed-token",
+    )
+    assert response.status_code == 400
+    errors = response.context["manual_form"].errors
+    assert "refused" in str(errors["access_token"]).lower()
+    page = response.content.decode()
+    assert "Globex secret line" not in page and "already connected" not in page
+
+
+def test_with_valid_credentials_a_number_taken_elsewhere_is_refused_without_naming_that_channel(
+    emulator, emulated_number, client
+):
+    ChannelFactory(name="Globex secret line", phone_number_id=emulated_number.phone_number_id)
+    workspace = WorkspaceFactory(slug="hand")
+    client.force_login(member(workspace, Role.OWNER))
+    channel = Channel.objects.create(workspace=workspace, name="Own app")
+    response = _manual(
+        client, channel, phone_number_id=emulated_number.phone_number_id, waba_id=emulated_number.waba_id
+    )
+    assert response.status_code == 400
+    error = str(response.context["manual_form"].errors["phone_number_id"])
+    assert "another workspace" in error
+    assert "Globex secret line" not in response.content.decode()
+    channel.refresh_from_db()
+    assert channel.status == Channel.Status.PENDING and channel.access_token == ""
+
+
 def test_the_first_webhook_turns_the_indicator_green(emulator, client):
     workspace = WorkspaceFactory(slug="hand")
     client.force_login(member(workspace, Role.OWNER))

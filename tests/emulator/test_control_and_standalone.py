@@ -72,6 +72,18 @@ def test_the_control_api_can_require_a_token(client, db, settings):
     assert allowed.status_code == 200
 
 
+def test_without_a_token_the_control_api_refuses_cross_site_requests(client, db):
+    evil = post(client, "faults/", {"error_code": 1}, HTTP_ORIGIN="https://attacker.example")
+    fetched = post(client, "faults/", {"error_code": 1}, HTTP_SEC_FETCH_SITE="cross-site")
+    own_page = post(client, "faults/", {"error_code": 1}, HTTP_ORIGIN="http://testserver")
+    script = post(client, "faults/", {"error_code": 1})
+
+    assert evil.status_code == 403 and "CONTROL_TOKEN" in evil.json()["error"]
+    assert fetched.status_code == 403
+    assert own_page.status_code == 200 and script.status_code == 200
+    assert Fault.objects.count() == 2
+
+
 def test_requests_received_are_listed_through_the_control_api(client, graph, shop, sheena):
     graph.send(shop, {"to": "+16505551234", "type": "text", "text": {"body": "Hi"}})
 

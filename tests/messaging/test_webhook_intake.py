@@ -1,8 +1,11 @@
 """Webhook intake: verification, signatures on raw bytes, the stored ledger, one row per wamid."""
 
 import json
+from datetime import timedelta
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from channels_app.models import WebhookEvent
 from messaging_app.models import Contact, Conversation, Message
@@ -170,3 +173,68 @@ def test_a_status_only_webhook_is_not_taken_for_customer_messages_though_its_fie
     assert b'"field": "messages"' in raw or b'"field":"messages"' in raw
     event = webhook_event_receive(raw_body=raw, headers={}, signature_valid=True, channel=None)
     assert event.customer_messages is False
+
+
+# --- rejected POSTs: a bounded record, rate-limited per source --------------------------------
+
+
+def _unsigned(client, raw: bytes, source: str):
+    return client.post("/webhooks/whatsapp/", data=raw, content_type="application/json", REMOTE_ADDR=source)
+
+
+def test_a_rejected_post_is_recorded_by_size_headers_and_a_short_prefix_not_its_body(client):
+    raw = b'{"object": "whatsapp_business_account", "padding": "' + b"A" * 3_000_000 + b'"}'
+    response = _unsigned(client, raw, "198.51.100.7")
+    assert response.status_code == 401
+    event = WebhookEvent.objects.get()
+    assert event.state == WebhookEvent.State.REJECTED
+    assert bytes(event.body) == raw[:256]
+    assert event.headers["Content-Type"] == "application/json"
+    assert "198.51.100.7" in event.error and f"{len(raw):,} bytes" in event.error
+
+
+def test_rejected_posts_beyond_a_sources_budget_get_429_and_are_counted_not_stored(client, settings):
+    settings.WEBHOOK_REJECTIONS_BURST = 3
+    settings.WEBHOOK_REJECTIONS_PER_MINUTE = 1
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        answers = [_unsigned(client, b"{}", "198.51.100.8").status_code for _ in range(5)]
+        throttled = _unsigned(client, b"{}", "198.51.100.8")
+        elsewhere = _unsigned(client, b"{}", "198.51.100.9")
+    assert answers == [401, 401, 401, 429, 429]
+    assert throttled.status_code == 429 and int(throttled["Retry-After"]) >= 1
+    assert throttled.json()["error"]["code"] == "too_many_rejected_webhooks"
+    assert elsewhere.status_code == 401  # another source has its own budget
+    assert WebhookEvent.objects.count() == 4
+
+    with time_machine.travel(start + timedelta(minutes=2), tick=False):
+        assert _unsigned(client, b"{}", "198.51.100.8").status_code == 401
+    latest = WebhookEvent.objects.order_by("-id").first()
+    assert "3 more rejected POSTs from 198.51.100.8 were refused unrecorded" in latest.error
+
+
+# --- the emulator's public app secret ----------------------------------------------------------
+
+
+def test_the_emulators_public_secret_does_not_verify_webhooks_for_a_real_channel(deliver, channel, settings):
+    settings.META_APP_SECRET = settings.EMULATOR_META_APP_SECRET  # PLATFORM_ENV unset, no Meta app configured
+    response = deliver("text", secret=settings.EMULATOR_META_APP_SECRET)
+    assert response.status_code == 401
+    assert WebhookEvent.objects.get().state == WebhookEvent.State.REJECTED
+    assert not Message.objects.exists()
+
+
+def test_the_emulators_public_secret_verifies_webhooks_for_a_sandbox_channel(deliver, channel, settings):
+    channel.provider = channel.Provider.SANDBOX
+    channel.save()
+    settings.META_APP_SECRET = settings.EMULATOR_META_APP_SECRET
+    assert deliver("text", secret=settings.EMULATOR_META_APP_SECRET).status_code == 200
+    assert Message.objects.count() == 1
+
+
+def test_a_real_channels_own_url_refuses_the_emulators_secret_even_as_its_app_secret(deliver, channel, settings):
+    channel.app_secret = settings.EMULATOR_META_APP_SECRET
+    channel.save()
+    url = f"/webhooks/whatsapp/{channel.public_id}/"
+    assert deliver("text", url=url, secret=settings.EMULATOR_META_APP_SECRET).status_code == 401
+    assert not Message.objects.exists()

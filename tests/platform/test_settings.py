@@ -31,6 +31,15 @@ def _load_settings(**overrides) -> subprocess.CompletedProcess:
         ({"PLATFORM_ENV": "production", "SECRET_KEY": GOOD_KEY}, "FIELD_ENCRYPTION_KEYS"),
         ({"PLATFORM_ENV": "staging"}, "PLATFORM_ENV"),
         ({"DEBUG": "perhaps"}, "DEBUG"),
+        (
+            {
+                "PLATFORM_ENV": "production",
+                "SECRET_KEY": GOOD_KEY,
+                "FIELD_ENCRYPTION_KEYS": FERNET_KEY,
+                "DEBUG": "true",
+            },
+            "DEBUG",
+        ),
     ],
 )
 def test_the_app_refuses_to_start_with_an_unsafe_or_malformed_setting(overrides, complaint):
@@ -68,3 +77,13 @@ def test_secrets_at_rest_are_encrypted_and_survive_key_rotation(settings, db):
     from whatsapp_platform.encryption import secret_decrypt
 
     assert secret_decrypt(rotated) == "EAAG-super-secret"
+
+
+def test_every_role_of_the_production_procfile_runs_in_production():
+    env = {k: v for k, v in os.environ.items() if k != "PLATFORM_ENV"}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        role, _, command = line.partition(":")
+        # The role's own program replaced by one that shows the environment it would get.
+        shown = command.split(".venv/bin/")[0] + "printenv PLATFORM_ENV"
+        result = subprocess.run(["/bin/sh", "-c", shown], env=env, capture_output=True, text=True, timeout=10)
+        assert result.stdout.strip() == "production", role

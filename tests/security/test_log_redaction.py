@@ -38,6 +38,8 @@ def captured():
         ),
         ("GET /v25.0/me?access_token=EAAGm0PX4ZCpsBAKZAZ0sIPhjZCbcj5", "EAAGm0PX4ZCpsBAKZAZ0sIPhjZCbcj5"),
         ("key wap_d34bb9e9_9mcicLimmL_nd-gokmk6YUS-refRbO", "9mcicLimmL_nd-gokmk6YUS-refRbO"),
+        ('"GET /accounts/password/reset/key/1-cz4k2b-5f1e0a9c2d/ HTTP/1.1" 200', "cz4k2b-5f1e0a9c2d"),
+        ("https://app.test/accounts/confirm-email/MQ:1tA2bC:xYz0123456789/", "MQ:1tA2bC:xYz0123456789"),
         ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
         ("openai sk-proj-abcdefghijklmnopqrstuvwx", "abcdefghijklmnopqrstuvwx"),
         ("anthropic sk-ant-api03-abcdefghijklmnopqrstuvwx", "abcdefghijklmnopqrstuvwx"),
