@@ -10,12 +10,9 @@ from channels_app.services import graph_client_for_channel
 from channels_app.whatsapp import errors as graph_errors
 from messaging_app.models import Conversation, Message
 from messaging_app.services.business_hours import business_hours_inbound_apply
-from messaging_app.services.inbound import inbound_handling_finish, inbound_unfinished_add, inbound_unhandled_claim
+from messaging_app.services.inbound import inbound_claim, inbound_handling_finish
 
 logger = logging.getLogger(__name__)
-
-# Due customer messages read to decide whether to go on; beyond this many, the recovery reads below always run.
-_DUE_READ_MAX = 100
 
 
 def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
@@ -38,15 +35,11 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     # A customer message is due for handling from the moment it is stored (unhandled, next_attempt_at set) until its
     # handling finished (next_attempt_at cleared), a dead turn's included. A burst schedules one handling per
     # message: the first takes them all, and the others end here, on one indexed read.
-    due = list(
+    due = (
         Message.objects.filter(conversation_id=conversation_id, direction=Message.Direction.INBOUND)
         .filter(Q(next_attempt_at__isnull=False) | Q(handled_at__isnull=True))
-        .values_list("handled_at", flat=True)[:_DUE_READ_MAX]
+        .exists()
     )
-    # Messages claimed by a handling and never finished: only then may a dead turn's run and messages be left over
-    # (a run is created after its messages are claimed and finished before they are). One that becomes so after this
-    # read is a live turn's, holding the lease the claim below would be refused.
-    unfinished = any(handled_at is not None for handled_at in due)
     if conversation.turn_waiting_since is not None and (not turn_claimed or not due):
         # It waited for the agent, which no longer answers here (a teammate took over), or for nothing: no more.
         Conversation.objects.filter(pk=conversation_id).update(turn_waiting_since=None)
@@ -56,18 +49,20 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
     # this conversation (and the inbound sweeper hands it again should that wake-up be lost).
     if turn_claimed:
         waiting = conversation.turn_waiting_since is not None
-        claim = turn_claim(conversation_id=conversation_id, agent_id=agent_id, cap=cap, waiting=waiting)
-        if claim != TurnClaim.CLAIMED:
+        turn = turn_claim(conversation_id=conversation_id, agent_id=agent_id, cap=cap, waiting=waiting)
+        if turn != TurnClaim.CLAIMED:
             return []
     try:
         with transaction.atomic():
-            messages = inbound_unhandled_claim(conversation_id=conversation_id)
+            claim = inbound_claim(conversation_id=conversation_id)
+        messages = claim.new
         interrupted = None
-        if turn_claimed and (unfinished or len(due) == _DUE_READ_MAX):
-            # Holding the lease, no live turn runs here: a run still marked running, and messages claimed but
-            # never finished, belong to a handling that died. They are answered now, by the same run.
+        if turn_claimed and claim.unfinished:
+            # Holding the lease, no live turn runs here: messages claimed but never finished, and a run still marked
+            # running (created after its messages were claimed, finished before they are), belong to a handling that
+            # died. They are answered now, by the same run.
             interrupted = turn_interrupted_take(conversation_id=conversation_id)
-            messages = inbound_unfinished_add(conversation_id=conversation_id, messages=messages)
+            messages = sorted([*claim.unfinished, *messages], key=lambda m: (m.timestamp, m.pk))
         if not messages:
             inbound_handling_finish(conversation_id=conversation_id)
             return []

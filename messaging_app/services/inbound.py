@@ -1,6 +1,7 @@
 """Customer messages: stored once per wamid, then handed downstream once, in timestamp order."""
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -223,22 +224,6 @@ def _system_message_apply(channel: Channel, item: InboundMessage) -> Message | N
     return _message_insert(channel, conversation, contact, item, sender=Message.Sender.SYSTEM)
 
 
-def inbound_unfinished_add(*, conversation_id: int, messages: list[Message]) -> list[Message]:
-    """`messages` and the conversation's customer messages that an earlier handling claimed but never finished
-    (its worker died, or its database went away mid-turn), oldest first.
-
-    Call holding the conversation's turn lease: then no other handling of these messages is running.
-    """
-    claimed = {m.pk for m in messages}
-    earlier = Message.objects.filter(
-        conversation_id=conversation_id,
-        direction=Message.Direction.INBOUND,
-        handled_at__isnull=False,
-        next_attempt_at__isnull=False,
-    ).exclude(pk__in=claimed)
-    return sorted([*earlier, *messages], key=lambda m: (m.timestamp, m.pk))
-
-
 def inbound_handling_finish(*, conversation_id: int) -> None:
     """The conversation's handled customer messages are done with: the agent's turn (if any) finished."""
     Message.objects.filter(
@@ -273,21 +258,33 @@ def inbound_overdue_sweep() -> int:
     return len(conversation_ids)
 
 
-def inbound_unhandled_claim(*, conversation_id: int) -> list[Message]:
-    """Claim the conversation's unhandled customer messages, oldest first, exactly once.
+@dataclass(frozen=True)
+class InboundClaim:
+    """What a handling of a conversation takes, oldest first: the customer messages no handling had taken yet
+    (now marked handled), and those an earlier handling took but never finished (its worker died, or its
+    database went away mid-turn)."""
 
-    Call inside a transaction: the conversation row is locked so two workers never take
-    the same messages, and a burst is taken whole, in the customer's order.
+    new: list[Message]
+    unfinished: list[Message]
+
+
+def inbound_claim(*, conversation_id: int) -> InboundClaim:
+    """Claim the conversation's unhandled customer messages exactly once, and read those left unfinished.
+
+    Call inside a transaction: the conversation row is locked so two workers never take the same messages, and
+    a burst is taken whole, in the customer's order. Holding the conversation's turn lease, no other handling
+    of the unfinished ones is running.
     """
     Conversation.objects.select_for_update(no_key=True).filter(pk=conversation_id).first()
-    pending = list(
-        Message.objects.filter(
-            conversation_id=conversation_id, direction=Message.Direction.INBOUND, handled_at__isnull=True
-        ).order_by("timestamp", "id")
+    due = list(
+        Message.objects.filter(conversation_id=conversation_id, direction=Message.Direction.INBOUND)
+        .filter(Q(handled_at__isnull=True) | Q(next_attempt_at__isnull=False))
+        .order_by("timestamp", "id")
     )
-    if pending:
-        Message.objects.filter(pk__in=[m.pk for m in pending]).update(handled_at=timezone.now())
-    return pending
+    new = [m for m in due if m.handled_at is None]
+    if new:
+        Message.objects.filter(pk__in=[m.pk for m in new]).update(handled_at=timezone.now())
+    return InboundClaim(new=new, unfinished=[m for m in due if m.handled_at is not None])
 
 
 def window_open(conversation: Conversation, *, now=None) -> bool:

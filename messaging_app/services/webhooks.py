@@ -210,7 +210,7 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
     with transaction.atomic():
         event = (
             WebhookEvent.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
-            .select_related("channel")
+            .select_related("channel__agent")  # storing a customer's message reads the agent's debounce
             .filter(pk=event_id, state=WebhookEvent.State.PENDING)
             .first()
         )
