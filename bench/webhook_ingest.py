@@ -479,6 +479,8 @@ def bench_env(database_url: str, redis_url: str, **settings: str) -> dict[str, s
         # Spelled out so a developer's .env cannot turn the bench into a debug or eager run.
         "DEBUG": "false",
         "CELERY_TASK_ALWAYS_EAGER": "false",
+        # The Procfile defaults to production, which refuses the emulator and the stand-ins the benches drive.
+        "PLATFORM_ENV": "development",
         "PYTHONUNBUFFERED": "1",
         **settings,
     }
