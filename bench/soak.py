@@ -461,6 +461,9 @@ class Database:
     def one(self, sql: str, params=()) -> tuple:
         return self._connection.execute(sql, params).fetchone()
 
+    def all(self, sql: str, params=()) -> list[tuple]:
+        return self._connection.execute(sql, params).fetchall()
+
     def backlog(self) -> dict[str, int]:
         (events,) = self.one("SELECT count(*) FROM channels_app_webhookevent WHERE state = 'pending'")
         (inbound,) = self.one(

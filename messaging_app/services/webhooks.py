@@ -36,9 +36,12 @@ DRAIN_SLOT_KEY = "webhook-events:drain-slot:{}"
 # Seconds the "a drain is on its way" flag lives if the drain task itself is lost (the sweeper
 # catches anything older anyway).
 DRAIN_FLAG_SECONDS = 30
-# Events claimed at a time. Customer messages are processed one by one (each may start an agent turn), so
-# they are claimed a few at a time and spread over the drains; statuses are folded a whole batch at once.
-MESSAGES_BATCH = 10
+# Events claimed at a time. Customer messages are processed one by one (each may start an agent turn, ~25
+# statements), so they are claimed a few at a time: a full claim calls a sibling drain, and the work spreads over
+# the drains (and the worker processes) as soon as customers write faster than one drain stores them (with 10 at a
+# time, one drain served up to ~20 customers a second alone while the others slept). Statuses are folded a whole
+# batch at once.
+MESSAGES_BATCH = 3
 DRAIN_BATCH = 200
 
 
@@ -206,10 +209,15 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
 
     Each item is applied in its own savepoint, so one bad item is reported without losing
     the rest of a batch; the event is then marked failed and can be reprocessed.
+
+    Waits for the event's row lock rather than skipping a locked event: the caller has claimed it, and a
+    lock held now is a drain glancing at it (webhook_events_claimable) or one whose lease lapsed processing it
+    (then it is no longer pending here). Skipping left a claimed event unprocessed until its claim lapsed and
+    the sweeper came by, a minute or two.
     """
     with transaction.atomic():
         event = (
-            WebhookEvent.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+            WebhookEvent.objects.select_for_update(no_key=True, of=("self",))
             .select_related("channel__agent")  # storing a customer's message reads the agent's debounce
             .filter(pk=event_id, state=WebhookEvent.State.PENDING)
             .first()
