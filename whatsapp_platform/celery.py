@@ -4,8 +4,6 @@ import os
 
 from celery import Celery, signals
 
-from whatsapp_platform.threads import thread_switch_interval_apply
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_platform.settings")
 
 app = Celery("whatsapp_platform")
@@ -31,14 +29,12 @@ def _worker_shared_memory_prepare(sender=None, **kwargs) -> None:
 
 
 @signals.celeryd_after_setup.connect
-def _thread_worker_prepare(sender=None, instance=None, **kwargs) -> None:
-    """A worker whose tasks run on threads hands the GIL over more often (whatsapp_platform/threads.py). One that
-    runs agent turns also imports the model SDKs before its first task: otherwise the first burst's turns wait on
-    one import (about a second of CPU, under the import lock) before any model call. Workers that never run a
-    turn skip that, and do not carry the SDKs."""
+def _turn_worker_prepare(sender=None, instance=None, **kwargs) -> None:
+    """A worker that runs agent turns on threads imports the model SDKs before its first task: otherwise the
+    first burst's turns wait on one import (about a second of CPU, under the import lock) before any model call.
+    Workers that never run a turn skip it, and do not carry the SDKs."""
     if "prefork" in str(getattr(instance, "pool_cls", "")).lower():
-        return  # one task at a time per process; the SDKs are loaded before the fork, above
-    thread_switch_interval_apply()
+        return  # done before the fork, above
     queues = getattr(getattr(getattr(instance, "app", None), "amqp", None), "queues", None)
     consumed = set(getattr(queues, "consume_from", None) or {})
     if "turns" in consumed:
