@@ -15,6 +15,7 @@ from django.utils.text import slugify
 
 from audit_app.services import audit_diff, audit_record, audit_snapshot
 from whatsapp_platform.errors import Conflict, InvalidInput, NotPermitted
+from whatsapp_platform.task_queue import task_enqueue
 from workspaces_app.models import ROLE_ORDER, ApiKey, Invitation, Membership, Role, User, Workspace
 from workspaces_app.selectors import acting_role, role_can, role_grantable, user_needs_admin_site
 
@@ -224,9 +225,7 @@ def invitation_create(*, workspace: Workspace, email: str, role: str, invited_by
         changes={"email": [None, email], "role": [None, role]},
     )
     accept_url = settings.SITE_URL + reverse("invitation_accept", args=[token])
-    from workspaces_app.tasks import invitation_email_send  # tasks import services
-
-    transaction.on_commit(lambda: invitation_email_send.delay(invitation.id, accept_url))
+    transaction.on_commit(lambda: task_enqueue("workspaces.invitation_email_send", invitation.id, accept_url))
     return IssuedInvitation(invitation=invitation, accept_url=accept_url)
 
 

@@ -25,6 +25,7 @@ from events_app.models import Delivery, DeliveryAttempt, WebhookSubscription
 from events_app.services.emit import event_envelope
 from whatsapp_platform import outbound_http
 from whatsapp_platform.deadlines import Deadline, DeadlineExceeded, total_deadline
+from whatsapp_platform.task_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -214,9 +215,7 @@ def _retry_enqueue(delivery_id: int, *, delay: float) -> None:
     # With tasks run in-process a countdown would not wait, so the sweeper alone retries then.
     if settings.CELERY_TASK_ALWAYS_EAGER or delay > COUNTDOWN_LIMIT_SECONDS:
         return
-    from events_app import tasks  # tasks import services
-
-    transaction.on_commit(lambda: tasks.delivery_attempt.apply_async(args=[delivery_id], countdown=delay))
+    transaction.on_commit(lambda: task_enqueue("events.delivery_attempt", delivery_id, countdown=delay))
 
 
 def _failure_note(subscription_id: int, *, attempted_at, error: str) -> None:
@@ -240,9 +239,7 @@ def _failure_note(subscription_id: int, *, attempted_at, error: str) -> None:
         enabled=False, disabled_at=timezone.now(), disabled_reason=reason, updated_at=timezone.now()
     ):
         logger.warning("webhook subscription disabled", extra={"subscription_id": subscription_id, "error": error})
-        from events_app import tasks  # tasks import services
-
-        transaction.on_commit(lambda: tasks.subscription_disabled_notify.delay(subscription_id))
+        transaction.on_commit(lambda: task_enqueue("events.subscription_disabled_notify", subscription_id))
 
 
 def subscription_disabled_notify(*, subscription_id: int) -> int:
@@ -283,8 +280,6 @@ def subscription_disabled_notify(*, subscription_id: int) -> int:
 
 def deliveries_sweep() -> dict[str, int]:
     """Give back deliveries whose worker died, and enqueue those due whose task is lost or was never set."""
-    from events_app import tasks  # tasks import services
-
     now = timezone.now()
     counts = {"released": 0, "enqueued": 0}
     counts["released"] = Delivery.objects.filter(
@@ -298,6 +293,6 @@ def deliveries_sweep() -> dict[str, int]:
         .values_list("pk", flat=True)[:1000]
     )
     for delivery_id in due:
-        tasks.delivery_attempt.delay(delivery_id)
+        task_enqueue("events.delivery_attempt", delivery_id)
         counts["enqueued"] += 1
     return counts

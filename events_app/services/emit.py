@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from events_app.models import Delivery, Event, WebhookSubscription
+from whatsapp_platform.task_queue import task_enqueue
 
 STATUS_EVENTS = frozenset({"delivered", "read", "failed"})
 
@@ -38,9 +39,9 @@ def event_emit(*, workspace_id: int, type: str, data: dict | Callable[[], dict])
         [Delivery(event=event, subscription_id=pk, next_attempt_at=now) for pk in wanted]
     )
     delivery_ids = [delivery.pk for delivery in deliveries]
-    from events_app import tasks  # tasks import services
-
-    transaction.on_commit(lambda: [tasks.delivery_attempt.delay(delivery_id) for delivery_id in delivery_ids])
+    transaction.on_commit(
+        lambda: [task_enqueue("events.delivery_attempt", delivery_id) for delivery_id in delivery_ids]
+    )
     return event
 
 

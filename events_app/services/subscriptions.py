@@ -12,6 +12,7 @@ from events_app import signing
 from events_app.models import EVENT_TYPE_NAMES, Delivery, WebhookSubscription
 from whatsapp_platform import outbound_http
 from whatsapp_platform.errors import Conflict, InvalidInput
+from whatsapp_platform.task_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +140,7 @@ def delivery_resend(*, delivery: Delivery) -> Delivery:
     )
     if not updated:
         raise Conflict("This delivery is being sent right now.")
-    from events_app import tasks  # tasks import services
-
     delivery_id = delivery.pk
-    transaction.on_commit(lambda: tasks.delivery_attempt.delay(delivery_id))
+    transaction.on_commit(lambda: task_enqueue("events.delivery_attempt", delivery_id))
     delivery.refresh_from_db()
     return delivery
