@@ -5,6 +5,7 @@ OpenAI-compatible server that records every request, so what is asserted is what
 """
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -149,6 +150,9 @@ def test_a_long_conversation_reaches_the_model_within_the_budget_newest_first(
     fern.save()
     # The loopback model echoes each question, so every turn adds about 1,600 bytes to the history.
     for n in range(1, 6):
+        # WhatsApp stamps a customer's message in whole seconds and the history is ordered by those stamps: a
+        # question sent in the same second as the previous reply would sort before it (see the closing note).
+        time.sleep(1.01 - time.time() % 1.0)
         _turn(sandbox, f"question-{n} " + "tell me about ferns " * 40)
 
     request = openai_server.last.json
