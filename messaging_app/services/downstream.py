@@ -62,7 +62,14 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
             # running (created after its messages were claimed, finished before they are), belong to a handling that
             # died. They are answered now, by the same run.
             interrupted = turn_interrupted_take(conversation_id=conversation_id)
-            messages = sorted([*claim.unfinished, *messages], key=lambda m: (m.timestamp, m.pk))
+            unfinished = claim.unfinished
+            if interrupted is None:
+                # The dead turn may have queued its reply: then its messages were finished just now and are not
+                # answered again (read back, as the claim's copies predate that).
+                unfinished = list(
+                    Message.objects.filter(pk__in=[m.pk for m in unfinished], next_attempt_at__isnull=False)
+                )
+            messages = sorted([*unfinished, *messages], key=lambda m: (m.timestamp, m.pk))
         if not messages:
             inbound_handling_finish(conversation_id=conversation_id)
             return []
