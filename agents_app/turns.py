@@ -293,6 +293,7 @@ def _send(agent: Agent, conversation, reply: Reply, run: AgentRun) -> list:
                     content=content,
                     sender=Message.Sender.AGENT,
                     sender_agent=agent,
+                    enqueue_delivery=False,  # the handling sends the replies once the turn is over
                 )
             )
         except WindowClosed as exc:

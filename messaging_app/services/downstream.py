@@ -11,6 +11,7 @@ from channels_app.whatsapp import errors as graph_errors
 from messaging_app.models import Conversation, Message
 from messaging_app.services.business_hours import business_hours_inbound_apply
 from messaging_app.services.inbound import inbound_claim, inbound_handling_finish
+from messaging_app.services.outbound import agent_replies_deliver
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +93,15 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
         elif interrupted is not None:
             turn_interrupted_close(interrupted, reason="The agent no longer answers this conversation.")
         inbound_handling_finish(conversation_id=conversation_id)
-        return messages
     finally:
         if turn_claimed:
             turn_release(conversation_id=conversation_id, agent_id=agent_id, cap=cap)
             _follow_up_if_needed(conversation_id)
+    if agent_replies:
+        # The turn is over (its lease given back, so a slow Graph never stretches it): its thread sends the replies
+        # itself instead of handing them to the outbox queue, one hop less between the model and the customer.
+        agent_replies_deliver(conversation_id=conversation_id)
+    return messages
 
 
 def _follow_up_if_needed(conversation_id: int) -> None:

@@ -89,9 +89,13 @@ def message_send(
     sender_agent=None,
     reply_to: Message | None = None,
     media_file: tuple[bytes, str, str] | None = None,
+    enqueue_delivery: bool = True,
 ) -> Message:
     """Queue a message to the conversation's contact. Every WhatsApp rule is checked here,
     before any row is written or any network call is made.
+
+    `enqueue_delivery=False`: the caller sends it itself right after (an agent's turn, see agent_replies_deliver);
+    should it never get there, the outbox sweeper sends the queued row.
 
     `media_file` is (bytes, filename, mime type) for an upload; the message type then comes
     from the file (converted when WhatsApp would refuse its format) and `content` holds the
@@ -158,7 +162,8 @@ def message_send(
         Conversation.objects.filter(pk=conversation.pk).update(
             last_message_at=message.timestamp, updated_at=timezone.now()
         )
-        _deliver_on_commit(message.pk)
+        if enqueue_delivery:
+            _deliver_on_commit(message.pk)
     return message
 
 
@@ -353,6 +358,23 @@ def _graph_error_handle(message: Message, exc: graph_errors.GraphError) -> None:
             "Reconnect the channel.",
         )
     _fail(message, code=exc.code, title=exc.title or "Send failed", details=exc.details or str(exc))
+
+
+def agent_replies_deliver(*, conversation_id: int) -> None:
+    """Send the conversation's queued agent replies now, oldest first, from the calling thread.
+
+    What cannot go now (pacing, an earlier message still on its way, a retry) is requeued to the outbox task as
+    usual; the claim in message_deliver keeps any of them from going twice.
+    """
+    due = Message.objects.filter(
+        conversation_id=conversation_id,
+        direction=Message.Direction.OUTBOUND,
+        sender=Message.Sender.AGENT,
+        status=Message.Status.QUEUED,
+        next_attempt_at__isnull=True,
+    ).order_by("pk")
+    for message_id in due.values_list("pk", flat=True):
+        message_deliver(message_id=message_id)
 
 
 @transaction.atomic
