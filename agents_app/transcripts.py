@@ -7,7 +7,8 @@ whisper-1); Anthropic has no speech-to-text and the offline knowledge-base agent
 import logging
 
 from agents_app.models import Agent
-from agents_app.providers.base import ErrorKind, ProviderError, provider_for
+from agents_app.providers.base import ErrorKind, ProviderError
+from agents_app.providers.registry import provider_for
 from whatsapp_platform.db import connection_lend
 
 logger = logging.getLogger(__name__)

@@ -426,7 +426,8 @@ def _system_prompt(agent: Agent, conversation, query: str) -> str:
 
 
 def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> Reply:
-    from agents_app.providers.base import ChatMessage, ProviderError, ToolSpec, provider_for
+    from agents_app.providers.base import ChatMessage, ProviderError, ToolSpec
+    from agents_app.providers.registry import provider_for
 
     query = " ".join(customer_text(m) for m in messages).strip()
     if wants_human(agent, query, ""):

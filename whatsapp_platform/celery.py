@@ -20,7 +20,7 @@ def _worker_shared_memory_prepare(sender=None, **kwargs) -> None:
         return
     from django.urls import get_resolver
 
-    from agents_app.providers.base import providers_preload
+    from agents_app.providers.registry import providers_preload
 
     providers_preload()
     get_resolver().url_patterns  # noqa: B018 (reverse() in tasks builds links; load the URLconf once)
@@ -38,7 +38,7 @@ def _turn_worker_prepare(sender=None, instance=None, **kwargs) -> None:
     queues = getattr(getattr(getattr(instance, "app", None), "amqp", None), "queues", None)
     consumed = set(getattr(queues, "consume_from", None) or {})
     if "turns" in consumed:
-        from agents_app.providers.base import providers_preload
+        from agents_app.providers.registry import providers_preload
 
         providers_preload()
         logging.getLogger(__name__).info("model SDKs loaded before the first turn")

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from agents_app.providers.base import ChatMessage, ImageInput, ProviderError, ToolCall, ToolSpec, provider_for
+from agents_app.providers.base import ChatMessage, ImageInput, ProviderError, ToolCall, ToolSpec
+from agents_app.providers.registry import provider_for
 from tests.agents.llm_servers import anthropic_server, openai_server  # noqa: F401
 
 BUTTONS = ToolSpec(

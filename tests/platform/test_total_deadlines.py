@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from agents_app.providers.base import ChatMessage, ErrorKind, ProviderError, provider_for
+from agents_app.providers.base import ChatMessage, ErrorKind, ProviderError
+from agents_app.providers.registry import provider_for
 from agents_app.tools import http_tool_create, http_tool_run
 from channels_app.whatsapp.client import GraphClient, GraphOutcomeUnknown
 from events_app import services as events
