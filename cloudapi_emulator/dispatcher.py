@@ -12,6 +12,7 @@ Django's live server thread does: a second connection to a shared-cache memory d
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import requests
@@ -19,7 +20,7 @@ from django.db import connections
 from django.db.models import F, Q
 
 from cloudapi_emulator import clock, conf
-from cloudapi_emulator.models import StatusEvent, Template, WebhookDelivery
+from cloudapi_emulator.models import StatusEvent, WebhookDelivery
 from cloudapi_emulator.signatures import signature_header
 from whatsapp_platform.deadlines import DeadlineExceeded, deadline_session, total_deadline
 
@@ -31,6 +32,14 @@ _wake = threading.Event()
 _stop = threading.Event()
 _shared_connection = None
 _IDLE_POLL_SECONDS = 0.5
+# Outbox rows that are a service's deferred work rather than a POST (a template's review ending): their kind's
+# handler, registered by the service that owns the kind, so the dispatcher never imports the services above it.
+_DEFERRED: dict[str, Callable[[str], None]] = {}
+
+
+def deferred_handler_register(kind: str, handler: Callable[[str], None]) -> None:
+    """`handler(row.body)` runs when an outbox row of `kind` falls due, instead of a POST."""
+    _DEFERRED[kind] = handler
 
 
 def dispatcher_ensure_running() -> None:
@@ -130,10 +139,9 @@ def _claim(pk: int) -> bool:
 
 
 def _process(row: WebhookDelivery) -> None:
-    if row.kind == WebhookDelivery.Kind.TEMPLATE_REVIEW:
-        from cloudapi_emulator.services.templates import template_review_decide
-
-        template_review_decide(template=Template.objects.get(pk=int(row.body)))
+    deferred = _DEFERRED.get(row.kind)
+    if deferred is not None:
+        deferred(row.body)
         _mark_delivered(row, status_code=None)
         return
     body = row.body.encode("ascii")

@@ -14,8 +14,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from cloudapi_emulator import clock, conf, ids
+from cloudapi_emulator.dispatcher import deferred_handler_register
 from cloudapi_emulator.errors import GraphError
-from cloudapi_emulator.models import Template
+from cloudapi_emulator.models import Template, WebhookDelivery
 from cloudapi_emulator.services.webhooks import review_enqueue, waba_webhook_enqueue
 
 VARIABLE = re.compile(r"\{\{\s*([^{}\s]*)\s*\}\}")
@@ -285,6 +286,13 @@ def template_review_decide(*, template: Template) -> Template:
         waba_id=template.waba_id, field="message_template_status_update", value=_status_value(template, status)
     )
     return template
+
+
+def _review_end(body: str) -> None:
+    template_review_decide(template=Template.objects.get(pk=int(body)))
+
+
+deferred_handler_register(WebhookDelivery.Kind.TEMPLATE_REVIEW, _review_end)
 
 
 def templates_for(*, waba_id: str, name: str = "", status: str = "", category: str = "", language: str = ""):
