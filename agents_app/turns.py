@@ -317,8 +317,8 @@ def _send(agent: Agent, conversation, reply: Reply, run: AgentRun) -> list:
 
 def _window_closed_notice(agent: Agent, conversation, run: AgentRun):
     """Send the agent's window-closed template, if it has one; the message, or None (reason in run.error)."""
-    from channels_app.services.templates import template_send_by_name
     from messaging_app.models import Message
+    from messaging_app.services.template_sends import template_send_by_name
 
     if not agent.window_closed_template:
         return None

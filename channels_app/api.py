@@ -25,6 +25,7 @@ from channels_app.whatsapp.template_rules import (
     template_placeholders,
 )
 from messaging_app.conversations_api import IDEMPOTENCY_HEADER, api_send_once
+from messaging_app.services import template_sends
 from messaging_app.services.outbound import channel_test_message_send
 from whatsapp_platform.api import error_body
 from whatsapp_platform.errors import InvalidInput
@@ -488,7 +489,7 @@ class TemplateSendApi(APIView):
         message, replayed = api_send_once(
             request,
             values,
-            lambda: template_services.template_send_to(
+            lambda: template_sends.template_send_to(
                 template=template,
                 channel=channel,
                 values=values.get("parameters", {}),

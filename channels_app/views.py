@@ -27,6 +27,7 @@ from channels_app.services import templates as template_services
 from channels_app.template_forms import TemplateCreateForm, TemplateSendForm
 from channels_app.whatsapp.template_rules import TemplateDefinitionInvalid, template_placeholders, template_preview
 from messaging_app.models import Contact, Conversation, Message
+from messaging_app.services import template_sends
 from messaging_app.services.outbound import channel_test_message_send
 from whatsapp_platform.errors import PlatformError
 from whatsapp_platform.security import policy_with
@@ -395,7 +396,7 @@ def template_send(request, template_id):
     if form.is_valid():
         try:
             if conversation is not None:
-                sent = template_services.template_send(
+                sent = template_sends.template_send(
                     template=template,
                     conversation=conversation,
                     values=form.values(),
@@ -409,7 +410,7 @@ def template_send(request, template_id):
                 contact = Contact.objects.filter(channel=channel, pk=contact_id).first() if contact_id else None
                 if contact_id and contact is None:
                     raise PlatformError("That contact wrote to another channel: choose the channel it wrote to.")
-                sent = template_services.template_send_to(
+                sent = template_sends.template_send_to(
                     template=template,
                     channel=channel,
                     values=form.values(),
