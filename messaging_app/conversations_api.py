@@ -78,7 +78,7 @@ class ConversationSerializer(serializers.ModelSerializer):
         return conversation.assigned_user.email if conversation.assigned_user else None
 
     def get_window_open(self, conversation) -> bool:
-        from messaging_app.services.inbound import window_open
+        from messaging_app.window import window_open
 
         return window_open(conversation)
 

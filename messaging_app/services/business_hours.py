@@ -706,8 +706,8 @@ def _back_send(hours: BusinessHours, conversation: Conversation, *, period: date
 
     Claimed first, whatever follows: a conversation that cannot get it is not looked at again each minute.
     """
-    from messaging_app.services.inbound import window_open
     from messaging_app.services.outbound import message_send
+    from messaging_app.window import window_open
 
     with transaction.atomic():
         if not _claim(conversation, "back_period_start", period):

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from messaging_app.models import Contact, Message
+from messaging_app.services.consent import Source, contact_marketing_opt_in, contact_marketing_opt_out
 from whatsapp_platform.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -167,8 +168,6 @@ def contact_marketing_set(*, contact: Contact, opted_out: bool) -> bool:
 
     True when the status changed. The customer can still change it themselves (STOP / START, WhatsApp's menu).
     """
-    from outreach_app.services.consent import Source, contact_marketing_opt_in, contact_marketing_opt_out
-
     if opted_out:
         changed = contact_marketing_opt_out(contact_id=contact.pk, source=Source.STAFF)
     else:

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from channels_app.whatsapp.payloads import buttons_content
 from messaging_app.models import Conversation, ConversationRating, Message
-from messaging_app.services.inbound import window_open
+from messaging_app.window import window_open
 from whatsapp_platform.errors import Conflict, InvalidInput
 
 logger = logging.getLogger(__name__)

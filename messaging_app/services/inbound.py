@@ -10,13 +10,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from channels_app.models import Channel
+from channels_app.whatsapp.payloads import MEDIA_KINDS
 from channels_app.whatsapp.webhooks import InboundMessage
 from messaging_app.models import Contact, Conversation, Message
+from messaging_app.services.consent_keywords import consent_keyword_observe
 from messaging_app.services.contacts import contact_identity_change, contact_resolve, conversation_for_contact
+from messaging_app.window import window_open  # noqa: F401 (callers still import it from here)
 
 logger = logging.getLogger(__name__)
 
-MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
+MEDIA_TYPES = frozenset(MEDIA_KINDS)
 # Types that change another message instead of adding a bubble of their own.
 _ANNOTATIONS = frozenset({"reaction", "revoke", "edit"})
 # How long the downstream waits for a burst of customer messages to settle, so that
@@ -60,9 +63,10 @@ def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message
         return message
     first_inbound = conversation.last_inbound_at is None
     _conversation_inbound_touch(conversation, item.timestamp, counts_as_new_turn=item.message_type not in _ANNOTATIONS)
-    from outreach_app.services import inbound_message_observe  # outreach builds on messaging: STOP/START, welcome
+    if not consent_keyword_observe(message=message) and first_inbound:
+        from outreach_app.services import first_inbound_observe  # outreach builds on messaging: the welcome
 
-    inbound_message_observe(message=message, first_inbound=first_inbound)
+        first_inbound_observe(message=message)
 
     from messaging_app import tasks  # tasks import services
 
@@ -285,10 +289,3 @@ def inbound_claim(*, conversation_id: int) -> InboundClaim:
     if new:
         Message.objects.filter(pk__in=[m.pk for m in new]).update(handled_at=timezone.now())
     return InboundClaim(new=new, unfinished=[m for m in due if m.handled_at is not None])
-
-
-def window_open(conversation: Conversation, *, now=None) -> bool:
-    """The 24-hour customer-service window, opened and refreshed by each customer message."""
-    if conversation.last_inbound_at is None:
-        return False
-    return (now or timezone.now()) < conversation.last_inbound_at + timedelta(hours=24)

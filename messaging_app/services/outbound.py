@@ -21,12 +21,13 @@ from channels_app.services import channel_flag_needs_reconnection, graph_client_
 from channels_app.services.templates import TemplateUnavailable, template_sendable
 from channels_app.whatsapp import errors as graph_errors
 from channels_app.whatsapp.client import wamid_from_response
-from channels_app.whatsapp.payloads import PayloadInvalid, message_payload
+from channels_app.whatsapp.payloads import MEDIA_KINDS, PayloadInvalid, message_payload
 from messaging_app.errors import ChannelUnavailable, MessageRejected, WindowClosed
 from messaging_app.models import Contact, Conversation, Message, StatusReceipt
-from messaging_app.services.inbound import MEDIA_TYPES, window_open
+from messaging_app.services.consent import send_failure_observe
 from messaging_app.services.media_outbound import media_upload_once, outbound_media_prepare, outbound_media_store
 from messaging_app.services.statuses import message_status_fold
+from messaging_app.window import window_open
 from whatsapp_platform.errors import Conflict
 from whatsapp_platform.ratelimit import token_bucket_take
 
@@ -40,7 +41,7 @@ MAX_PAIR_RATE_RETRIES = 6
 
 def _needs_upload(message: Message) -> bool:
     content = message.content or {}
-    return message.message_type in MEDIA_TYPES and not content.get("id") and not content.get("link")
+    return message.message_type in MEDIA_KINDS and not content.get("id") and not content.get("link")
 
 
 def _payload_for(message: Message) -> dict:
@@ -252,8 +253,6 @@ def _fail(message: Message, *, code: int | None, title: str, details: str, **fie
         error_details=details[:5000],
     ):
         logger.warning("message failed", extra={"message_id": message.pk, "code": code, "title": title})
-        from outreach_app.services import send_failure_observe  # 131050: the customer stopped marketing
-
         send_failure_observe(contact_id=message.contact_id, code=code)
 
 

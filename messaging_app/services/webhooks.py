@@ -21,6 +21,7 @@ from channels_app.services import (
 )
 from channels_app.services.webhook_ledger import webhook_events_claim, webhook_events_claimable, webhook_events_finish
 from channels_app.whatsapp import webhooks as wire
+from messaging_app.services.consent import status_failure_observe, user_preference_apply
 from messaging_app.services.inbound import inbound_message_record
 from messaging_app.services.statuses import status_updates_apply
 
@@ -277,8 +278,6 @@ def _item_apply(event: WebhookEvent, item) -> Channel | None:
     if isinstance(item, wire.UserPreference):
         channel = _channel_for(event, item.phone_number_id)
         if channel is not None:
-            from outreach_app.services import user_preference_apply  # marketing stop / resume, with when and how
-
             user_preference_apply(channel=channel, item=item)
         return channel
     if isinstance(item, wire.ValueErrors):
@@ -293,8 +292,6 @@ def _item_apply(event: WebhookEvent, item) -> Channel | None:
 
 
 def _status_failures_observe(updates: list[tuple[Channel, wire.StatusUpdate]]) -> None:
-    from outreach_app.services import status_failure_observe  # 131050 in a failed status: opt-out
-
     for channel, item in updates:
         status_failure_observe(channel=channel, item=item)
 

@@ -11,15 +11,6 @@ from outreach_app.services.campaigns import (
     campaign_update,
     campaigns_sweep,
 )
-from outreach_app.services.consent import (
-    contact_marketing_opt_in,
-    contact_marketing_opt_out,
-    inbound_message_observe,
-    send_failure_observe,
-    status_failure_observe,
-    user_preference_apply,
-    welcome_template_send,
-)
 from outreach_app.services.dispatch import campaign_dispatch
 from outreach_app.services.scheduled import (
     scheduled_contact_resolve,
@@ -29,7 +20,7 @@ from outreach_app.services.scheduled import (
     scheduled_message_send,
     scheduled_messages_send_due,
 )
-from outreach_app.services.welcome import welcome_template_set
+from outreach_app.services.welcome import first_inbound_observe, welcome_template_send, welcome_template_set
 
 __all__ = [
     "audience_contacts",
@@ -44,18 +35,13 @@ __all__ = [
     "campaign_resume",
     "campaign_update",
     "campaigns_sweep",
-    "contact_marketing_opt_in",
-    "contact_marketing_opt_out",
-    "inbound_message_observe",
+    "first_inbound_observe",
     "scheduled_contact_resolve",
     "scheduled_message_cancel",
     "scheduled_message_create",
     "scheduled_message_reschedule",
     "scheduled_message_send",
     "scheduled_messages_send_due",
-    "send_failure_observe",
-    "status_failure_observe",
-    "user_preference_apply",
     "welcome_template_send",
     "welcome_template_set",
 ]

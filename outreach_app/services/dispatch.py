@@ -37,10 +37,10 @@ from channels_app.models import Channel, MessageTemplate
 from channels_app.whatsapp.payloads import PayloadInvalid
 from messaging_app.errors import ChannelUnavailable
 from messaging_app.models import Message
+from messaging_app.services.consent import MARKETING_LIMITED
 from messaging_app.services.contacts import conversations_for_contacts
 from messaging_app.services.outbound import message_deliver, template_messages_queue
 from outreach_app.models import Campaign, CampaignRecipient
-from outreach_app.services.consent import MARKETING_LIMITED
 from outreach_app.services.template_values import template_message_content, values_for_contact
 from whatsapp_platform.bulk import rows_update
 from whatsapp_platform.errors import PlatformError
