@@ -529,7 +529,10 @@ class BenchRun:
         if self._created:
             self._admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         self._admin.close()
-        shutil.rmtree(self.log_dir, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP_LOGS"):  # to read the processes' logs after a run
+            print(f"logs kept in {self.log_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
 SEED = f"""
