@@ -12,6 +12,7 @@ from messaging_app.models import Conversation, Message
 from messaging_app.services.business_hours import business_hours_inbound_apply
 from messaging_app.services.inbound import inbound_claim, inbound_handling_finish
 from messaging_app.services.outbound import agent_replies_deliver
+from whatsapp_platform.task_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +110,7 @@ def _follow_up_if_needed(conversation_id: int) -> None:
     if Message.objects.filter(
         conversation_id=conversation_id, direction=Message.Direction.INBOUND, handled_at__isnull=True
     ).exists():
-        from messaging_app import tasks
-
-        tasks.conversation_inbound_handle.delay(conversation_id)
+        task_enqueue("messaging.conversation_inbound_handle", conversation_id)
 
 
 def _mark_read(conversation: Conversation, latest: Message, *, typing: bool) -> None:

@@ -16,6 +16,7 @@ from messaging_app.models import Contact, Conversation, Message
 from messaging_app.services.consent_keywords import consent_keyword_observe
 from messaging_app.services.contacts import contact_identity_change, contact_resolve, conversation_for_contact
 from messaging_app.window import window_open  # noqa: F401 (callers still import it from here)
+from whatsapp_platform.task_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -68,16 +69,14 @@ def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message
 
         first_inbound_observe(message=message)
 
-    from messaging_app import tasks  # tasks import services
-
     if item.message_type in MEDIA_TYPES and message.media_id:
-        transaction.on_commit(lambda: tasks.inbound_media_fetch.delay(message.pk))
+        transaction.on_commit(lambda: task_enqueue("messaging.inbound_media_fetch", message.pk))
     if item.message_type not in _ANNOTATIONS:
         # The agent's debounce: a burst of messages becomes one turn (and racing webhooks settle).
         agent = _assigned_agent(channel, conversation)
         settle = agent.debounce_seconds if agent is not None else INBOUND_SETTLE_SECONDS
         transaction.on_commit(
-            lambda: tasks.conversation_inbound_handle.apply_async(args=[conversation.pk], countdown=settle)
+            lambda: task_enqueue("messaging.conversation_inbound_handle", conversation.pk, countdown=settle)
         )
     return message
 
@@ -246,8 +245,6 @@ def inbound_overdue_sweep() -> int:
     finished (inbound_handling_finish), so this is a range scan of the outbox index. Handling twice is harmless:
     messages are claimed once, and an agent's turn holds its conversation's lease.
     """
-    from messaging_app import tasks  # tasks import services
-
     overdue = timezone.now() - timedelta(seconds=settings.WHATSAPP_INBOUND_STALE_SECONDS)
     conversation_ids = list(
         Message.objects.filter(status=Message.Status.RECEIVED, next_attempt_at__lte=overdue)
@@ -256,7 +253,7 @@ def inbound_overdue_sweep() -> int:
         .distinct()[:1000]
     )
     for conversation_id in conversation_ids:
-        tasks.conversation_inbound_handle.delay(conversation_id)
+        task_enqueue("messaging.conversation_inbound_handle", conversation_id)
     if conversation_ids:
         logger.warning("overdue customer messages handed again", extra={"conversations": len(conversation_ids)})
     return len(conversation_ids)

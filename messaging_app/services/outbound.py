@@ -30,6 +30,7 @@ from messaging_app.services.statuses import message_status_fold
 from messaging_app.window import window_open
 from whatsapp_platform.errors import Conflict
 from whatsapp_platform.ratelimit import token_bucket_take
+from whatsapp_platform.task_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -208,15 +209,7 @@ def template_messages_queue(
 
 
 def _deliver_on_commit(message_id: int, countdown: float = 0) -> None:
-    from messaging_app import tasks  # tasks import services
-
-    def enqueue() -> None:
-        if countdown > 0:
-            tasks.message_deliver.apply_async(args=[message_id], countdown=countdown)
-        else:
-            tasks.message_deliver.delay(message_id)
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(lambda: task_enqueue("messaging.message_deliver", message_id, countdown=countdown))
 
 
 def _leave_sending(message: Message, **fields) -> bool:

@@ -24,6 +24,7 @@ from channels_app.whatsapp import webhooks as wire
 from messaging_app.services.consent import status_failure_observe, user_preference_apply
 from messaging_app.services.inbound import inbound_message_record
 from messaging_app.services.statuses import status_updates_apply
+from whatsapp_platform.task_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -48,13 +49,11 @@ DRAIN_BATCH = 200
 def webhook_events_drain_schedule() -> None:
     """Make sure a drain runs after the event just stored. Called on every webhook, so it is cheap:
     one SET NX in Redis. While a drain is scheduled but not started, it will see this event too."""
-    from messaging_app import tasks  # tasks import services
-
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        tasks.webhook_events_drain.delay()
+        task_enqueue("messaging.webhook_events_drain")
         return
     if cache.add(DRAIN_SCHEDULED_KEY, "1", timeout=DRAIN_FLAG_SECONDS):
-        tasks.webhook_events_drain.delay()
+        task_enqueue("messaging.webhook_events_drain")
 
 
 def webhook_events_drain(*, time_budget_seconds: float = 30.0) -> int:

@@ -22,6 +22,7 @@ from outreach_app.models import Campaign
 from outreach_app.services.audience import audience_contacts, audience_materialise
 from outreach_app.services.template_values import template_message_content, template_rendered, values_for_contact
 from whatsapp_platform.errors import Conflict, InvalidInput, PlatformError
+from whatsapp_platform.task_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -160,9 +161,7 @@ def _campaign_start(*, campaign_id: int) -> bool:
 
 
 def _dispatch_on_commit(campaign_id: int) -> None:
-    from outreach_app import tasks  # tasks import services
-
-    transaction.on_commit(lambda: tasks.campaign_dispatch.delay(campaign_id))
+    transaction.on_commit(lambda: task_enqueue("outreach.campaign_dispatch", campaign_id))
 
 
 def campaign_pause(*, campaign: Campaign, reason: str = "") -> Campaign:

@@ -38,7 +38,8 @@ def dispatch_tasks_lost(monkeypatch) -> list[int]:
     from outreach_app import tasks
 
     lost: list[int] = []
-    monkeypatch.setattr(tasks.campaign_dispatch, "delay", lost.append)
+    # Every way of sending it (delay, or enqueueing it by name) ends in apply_async.
+    monkeypatch.setattr(tasks.campaign_dispatch, "apply_async", lambda args=(), **options: lost.append(args[0]))
     return lost
 
 

@@ -30,6 +30,7 @@ from messaging_app.services.privacy.common import (
 )
 from outreach_app.models import Campaign, CampaignRecipient, ScheduledMessage
 from whatsapp_platform.errors import Conflict
+from whatsapp_platform.task_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +42,7 @@ _WAMID = re.compile(rb'"(wamid\.[^"\\]+)"')
 
 
 def _file_deletions_enqueue(workspace_id: int) -> None:
-    from messaging_app import tasks  # tasks import services
-
-    tasks.file_deletions_run.delay(workspace_id)
+    task_enqueue("messaging.file_deletions_run", workspace_id)
 
 
 def contact_erase_confirmation_matches(contact: Contact, typed: str) -> bool:
