@@ -1,11 +1,11 @@
 """The runtime-only smoke, run by .ci/runtime_smoke with the python of a venv holding requirements.txt alone.
 
 It proves that the runtime pins run the platform as production does: a fresh PostgreSQL database migrated
-by the release step, gunicorn and a real Celery worker on Redis started from that venv, a signed webhook
-with a customer's text, and the default (offline, knowledge-base) agent's reply arriving at a loopback
-Graph API. Anything missing from requirements.txt (say `packaging`, which kombu's Redis transport imports
-when the first task is sent) fails it loudly, with the processes' logs. It removes its processes, its
-database and its Redis keys whatever happens.
+by the release step, gunicorn and a real Celery worker on Redis started from that venv with pooled database
+connections, a signed webhook with a customer's text, and the default (offline, knowledge-base) agent's
+reply arriving at a loopback Graph API. Anything missing from requirements.txt (say `packaging`, which
+kombu's Redis transport imports when the first task is sent) fails it loudly, with the processes' logs.
+It removes its processes, its database and its Redis keys whatever happens.
 """
 
 import base64
@@ -113,6 +113,9 @@ class Smoke:
             "SECRET_KEY": secrets.token_urlsafe(48),
             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "DATABASE_URL": f"{ADMIN_URL.rsplit('/', 1)[0]}/{self.database}",
+            # Pooled, as production should run: psycopg_pool must be a runtime pin, and the pool must serve
+            # gunicorn's threads and the worker's alike.
+            "DATABASE_POOL": "true",
             "REDIS_URL": REDIS_URL,
             "CACHE_KEY_PREFIX": "wap-smoke",
             "ALLOWED_HOSTS": "127.0.0.1",
@@ -302,7 +305,7 @@ class Smoke:
             "gunicorn ready and the worker's heartbeat",
             lambda: (lambda r: r if r and r["processes"]["worker"]["alive"] else None)(self.readyz()),
         )
-        print(f"   gunicorn and the Celery worker are up; /readyz by IP: {json.dumps(detail['checks'])}")
+        print(f"   gunicorn and the Celery worker are up (pooled connections); /readyz by IP: {detail['checks']}")
         self.webhook_post(channel)
         reply = self.wait("the agent's reply at the loopback Graph", self.reply_sent)
         print(f"   the default agent answered through Graph: {reply['body']['text']['body']!r}")
