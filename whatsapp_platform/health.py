@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 # Redis is asked in parallel and given this long in all: a probe's own timeout is a few seconds, and a
 # blackholed Redis must not make /readyz itself time out.
 OPTIONAL_CHECKS_SECONDS = 1.5
+# Long-lived threads, so each keeps its cache client (and its Redis connection) from one probe to the next.
+# A check that hangs holds its thread until its own socket timeout (2 s); later probes report "no answer".
+_CHECKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
 
 
 def healthz(request):
@@ -56,8 +59,7 @@ def _optional_checks() -> dict[str, str]:
         states["broker"] = "in-process"  # tasks run in-process; there is no broker to reach
     else:
         checks["broker"] = _broker_check
-    pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="readyz")
-    futures = {name: pool.submit(check) for name, check in checks.items()}
+    futures = {name: _CHECKERS.submit(check) for name, check in checks.items()}
     for name, future in futures.items():
         try:
             future.result(timeout=OPTIONAL_CHECKS_SECONDS)
@@ -66,7 +68,6 @@ def _optional_checks() -> dict[str, str]:
             states[name] = f"down: no answer within {OPTIONAL_CHECKS_SECONDS} s"
         except Exception as exc:  # reported, never raised: Redis down does not make the node unready
             states[name] = f"down: {type(exc).__name__}: {exc}"
-    pool.shutdown(wait=False)  # a check still waiting ends by its own socket timeout
     return dict(sorted(states.items()))
 
 
