@@ -1,6 +1,7 @@
 """Exactly one scheduler: two started side by side on the same PostgreSQL and Redis run each period once,
 and what ran last is kept in the database, not on a scheduler's local disk."""
 
+import subprocess
 import time
 import uuid
 from datetime import timedelta
@@ -12,7 +13,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from tests.conftest import wait_until
-from tests.platform.processes import Processes, celery_argv, manage_argv, process_env
+from tests.platform.processes import ROOT, Processes, celery_argv, manage_argv, process_env
 from whatsapp_platform.models import PeriodicJobRun, ProcessHeartbeat
 
 SCHEDULERS = {
@@ -66,3 +67,28 @@ def test_a_restarted_scheduler_runs_what_is_due_from_the_last_run_kept_in_the_da
     call_command("run_scheduler", once=True)
     assert PeriodicJobRun.objects.get(name="messaging.retention_apply").runs == 1
     assert PeriodicJobRun.objects.get(name="workspaces.invitations_expire").runs == 1
+
+
+def test_a_job_the_broker_refused_is_due_again_at_once_instead_of_a_period_later(transactional_db):
+    def scheduler_once(broker_url: str) -> str:
+        env = process_env(
+            DJANGO_SETTINGS_MODULE="tests.platform.scheduler_probe_settings",
+            SCHEDULER_PROBE_QUEUE=f"scheduler-probe-{uuid.uuid4().hex[:10]}",
+            REDIS_URL="",
+            CELERY_BROKER_URL=broker_url,
+        )
+        result = subprocess.run(
+            manage_argv("run_scheduler", "--once"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stderr
+
+    # Redis is down when the job's period comes: nothing was sent, so the period is given back.
+    logs = scheduler_once("redis://127.0.0.1:1/0")
+    assert "periodic job failed" in logs
+    refused = PeriodicJobRun.objects.get(name="probe")
+    assert refused.last_run_at is None
+    # The next scheduler pass (any scheduler's) runs it, although a whole period has not passed.
+    scheduler_once("memory://")
+    sent = PeriodicJobRun.objects.get(name="probe")
+    assert sent.last_run_at is not None and sent.runs == 2
