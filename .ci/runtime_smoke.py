@@ -34,7 +34,7 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ADMIN_URL = os.environ.get("SMOKE_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("SMOKE_REDIS_URL", "redis://127.0.0.1:6379/14")  # flushed: a database of its own
+REDIS_URL = os.environ.get("SMOKE_REDIS_URL", "redis://127.0.0.1:6379/13")  # flushed: a database of its own
 TIMEOUT = float(os.environ.get("SMOKE_TIMEOUT_SECONDS", "90"))
 
 PHONE_NUMBER_ID = "109870000000777"
