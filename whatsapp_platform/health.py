@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
+from django.urls import resolve
 
 from whatsapp_platform.celery import app as celery_app
 from whatsapp_platform.heartbeats import heartbeats_by_role
@@ -98,22 +99,24 @@ def readyz(request):
     )
 
 
-PROBES = {"/healthz": healthz, "/readyz": readyz}
+# What a load balancer, an orchestrator or Prometheus asks each node for, by the node's address.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class ProbeMiddleware:
-    """Answers /healthz and /readyz before anything reads the Host header.
+    """Serves /healthz, /readyz and /metrics before anything reads the Host header.
 
-    Load balancers and orchestrators probe a node by its IP address, which is not in ALLOWED_HOSTS: Django
-    would answer 400 (and a redirect to HTTPS when SECURE_SSL_REDIRECT is on). The probes build no URL from
-    the Host header and show nothing a visitor could misuse, so they need not check it.
+    Load balancers, orchestrators and Prometheus address a node by its IP address, which is not in
+    ALLOWED_HOSTS: Django would answer 400 (and a redirect to HTTPS when SECURE_SSL_REDIRECT is on). These
+    views build no URL from the Host header (what ALLOWED_HOSTS protects) and need no session; /metrics
+    still demands its bearer token. Their views are found through the URLconf, as for any request.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        probe = PROBES.get(request.path_info)
-        if probe is not None and request.method in {"GET", "HEAD"}:
-            return probe(request)
+        if request.path_info in PROBE_PATHS and request.method in {"GET", "HEAD"}:
+            match = resolve(request.path_info)
+            return match.func(request, *match.args, **match.kwargs)
         return self.get_response(request)

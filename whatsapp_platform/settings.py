@@ -138,7 +138,7 @@ if WHATSAPP_EMULATOR_ENABLED:
 
 MIDDLEWARE = [
     "whatsapp_platform.observability.RequestIdMiddleware",
-    # Probes by IP address: before anything checks the Host header against ALLOWED_HOSTS.
+    # Probes and scrapes by IP address: before anything checks the Host header against ALLOWED_HOSTS.
     "whatsapp_platform.health.ProbeMiddleware",
     "whatsapp_platform.api.NulByteGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -193,7 +193,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file, not shared-cache memory: concurrency tests need SQLite's busy timeout.
     DATABASES["default"]["TEST"] = {"NAME": str(LOCAL_DIR / "test.sqlite3")}
-# PostgreSQL connection pooling (Django's psycopg pool, one pool per process), README "Connection pooling".
+# PostgreSQL connection pooling (Django's psycopg pool, one pool per process), README "Deployment".
 # On with DATABASE_POOL=true, `?pool=true` in DATABASE_URL, or DATABASE_POOL_MAX_SIZE alone (the `turns`
 # worker of the Procfile: dozens of agent turns waiting on models share a few connections, a thread handing
 # its connection back while it waits, whatsapp_platform/db.py). Off, each thread holds its own connection.

@@ -29,6 +29,15 @@ def test_probes_answer_a_load_balancer_that_addresses_the_node_by_its_ip(client,
     assert client.get("/accounts/login/", HTTP_HOST="10.0.3.7").status_code == 400  # the rest still checks
 
 
+def test_prometheus_scrapes_a_node_by_its_ip_with_the_token_and_only_with_it(client, settings):
+    settings.ALLOWED_HOSTS = ["chat.example.com"]
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    scraped = client.get("/metrics", HTTP_HOST="10.0.3.7:8000", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+    assert scraped.status_code == 200
+    assert "wap_processes_alive" in scraped.content.decode()
+    assert client.get("/metrics", HTTP_HOST="10.0.3.7:8000").status_code == 401
+
+
 def test_readyz_is_ok_when_database_cache_and_broker_answer(client):
     response = client.get("/readyz")
     assert response.status_code == 200, response.json()
