@@ -19,6 +19,7 @@ from analytics_app.histogram import BUCKET_COUNT, RESPONSE_BUCKETS_MS, buckets_a
 from analytics_app.models import DailyChannelStats
 from channels_app.models import Channel, WebhookEvent
 from messaging_app.models import Message
+from whatsapp_platform.heartbeats import heartbeats_by_role
 
 # Webhooks are counted over a recent window: the ledger is never pruned, and counting it whole
 # on every scrape would grow with it. The window is read by the received_at index.
@@ -167,12 +168,32 @@ def _rollup_totals(now) -> Iterator[Metric]:
     )
 
 
+def _processes() -> Iterator[Metric]:
+    alive = GaugeMetricFamily(
+        "wap_processes_alive",
+        "Background processes (Celery workers, the scheduler) whose heartbeat is recent, by role.",
+        labels=["role"],
+    )
+    age = GaugeMetricFamily(
+        "wap_process_heartbeat_age_seconds",
+        "Seconds since the newest heartbeat of a role (NaN: never seen).",
+        labels=["role"],
+    )
+    for role, state in heartbeats_by_role().items():
+        alive.add_metric([role], state["alive"])
+        seconds = state["last_beat_seconds"]
+        age.add_metric([role], float("nan") if seconds is None else seconds)
+    yield alive
+    yield age
+
+
 class PlatformCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = timezone.now()
         yield from _webhooks(now)
         yield from _queues(now)
         yield from _rollup_totals(now)
+        yield from _processes()
 
 
 REGISTRY = CollectorRegistry(auto_describe=False)

@@ -67,3 +67,29 @@ def _database_connection_return(sender=None, **kwargs) -> None:
 
     if connection_pooled():
         connections.close_all()
+
+
+_heartbeat = None  # this worker's HeartbeatThread, while it runs
+
+
+@signals.worker_ready.connect
+def _heartbeat_start(sender=None, **kwargs) -> None:
+    """A worker refreshes its heartbeat row from a daemon thread while it runs, so /readyz and /metrics show
+    who works which queues (whatsapp_platform/heartbeats.py)."""
+    global _heartbeat
+    from django.conf import settings
+
+    if settings.TESTING:
+        return  # the test suite's in-process workers come and go with each test's database
+    from whatsapp_platform.heartbeats import HeartbeatThread  # models need Django set up, which Celery does late
+
+    queues = getattr(getattr(getattr(sender, "app", None), "amqp", None), "queues", None)
+    consumed = sorted(getattr(queues, "consume_from", None) or {})
+    _heartbeat = HeartbeatThread(role="worker", name=str(sender.hostname), queues=",".join(consumed))
+    _heartbeat.start()
+
+
+@signals.worker_shutdown.connect
+def _heartbeat_stop(**kwargs) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()

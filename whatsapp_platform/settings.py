@@ -30,6 +30,10 @@ def env_bool(name: str, default: bool) -> bool:
     raw = env.str(name, default=None)
     if raw is None:
         return default
+    return strict_bool(name, raw)
+
+
+def strict_bool(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in _TRUE:
         return True
@@ -134,6 +138,8 @@ if WHATSAPP_EMULATOR_ENABLED:
 
 MIDDLEWARE = [
     "whatsapp_platform.observability.RequestIdMiddleware",
+    # Probes and scrapes by IP address: before anything checks the Host header against ALLOWED_HOSTS.
+    "whatsapp_platform.health.ProbeMiddleware",
     "whatsapp_platform.api.NulByteGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -187,20 +193,34 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file, not shared-cache memory: concurrency tests need SQLite's busy timeout.
     DATABASES["default"]["TEST"] = {"NAME": str(LOCAL_DIR / "test.sqlite3")}
-# A process whose threads mostly wait (the `turns` worker: dozens of agent turns waiting on models) shares a
-# few PostgreSQL connections through a pool instead of holding one per thread: a thread hands its connection
-# back while it waits on the model (whatsapp_platform/db.py). 0 (the default) keeps one connection per thread.
+# PostgreSQL connection pooling (Django's psycopg pool, one pool per process), README "Deployment".
+# On with DATABASE_POOL=true, `?pool=true` in DATABASE_URL, or DATABASE_POOL_MAX_SIZE alone (the `turns`
+# worker of the Procfile: dozens of agent turns waiting on models share a few connections, a thread handing
+# its connection back while it waits, whatsapp_platform/db.py). Off, each thread holds its own connection.
+# A process opens at most DATABASE_POOL_MAX_SIZE connections: size PostgreSQL's max_connections for the sum.
+_url_pool = DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # django-environ leaves it a string
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=0)
-if DATABASE_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+DATABASE_POOL = (
+    env_bool("DATABASE_POOL", default=False)
+    or (_url_pool is not None and strict_bool("DATABASE_URL's pool", str(_url_pool)))
+    or DATABASE_POOL_MAX_SIZE > 0
+)
+if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1,
-        "max_size": DATABASE_POOL_MAX_SIZE,
-        # A thread that finds every connection busy waits this long, then its task fails and is retried.
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        # Enough for every thread of a gunicorn gthread worker (4) or a Celery worker (8) to hold one at once.
+        "max_size": DATABASE_POOL_MAX_SIZE or 10,
+        # A thread that finds every connection busy waits this long, then its request or task fails (a task
+        # is retried).
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=20.0),
         "max_idle": 300,
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pooled connection goes back to the pool when closed
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # the pool hands out only healthy connections
+    # Django refuses a pool with persistent connections: a pooled connection goes back to the pool when
+    # Django closes it (end of each request; end of each task, whatsapp_platform/celery.py).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # the pool checks a connection before handing it out
+elif DATABASE_POOL and env_bool("DATABASE_POOL", default=False):
+    raise ImproperlyConfigured("DATABASE_POOL=true needs PostgreSQL (DATABASE_URL=postgres://...).")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -285,6 +305,13 @@ PERIODIC_JOBS = {
 CELERY_BEAT_SCHEDULE = {
     name: {"task": job["task"], "schedule": timedelta(seconds=job["every"])} for name, job in PERIODIC_JOBS.items()
 }
+# Exactly one scheduler: `manage.py run_scheduler` (the Procfile's `scheduler` role) claims each job's period in
+# the database, and so does Celery beat through this class if someone runs it instead; a second one started
+# beside the first runs nothing twice (whatsapp_platform/scheduler.py).
+CELERY_BEAT_SCHEDULER = "whatsapp_platform.scheduler_beat:ClaimingBeatScheduler"
+# Workers and the scheduler refresh a heartbeat row this often; /readyz and /metrics count a process alive
+# for three intervals after its last beat.
+HEARTBEAT_SECONDS = env.int("HEARTBEAT_SECONDS", default=15)
 
 # --- Auth (django-allauth) -------------------------------------------------------------
 AUTH_USER_MODEL = "workspaces_app.User"

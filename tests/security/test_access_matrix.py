@@ -178,7 +178,8 @@ API: dict[str, dict[str, str]] = {
 # Open to anyone by design, and what guards each instead of a session.
 PUBLIC: dict[str, str] = {
     "healthz": "liveness probe for the load balancer: answers {'status': 'ok'} and nothing else",
-    "readyz": "readiness probe: says only whether the database, cache and broker answer",
+    "readyz": "readiness probe: whether the database, cache and broker answer, and how many workers and schedulers"
+    " beat (counts and ages only)",
     "metrics": "Prometheus scrape: needs METRICS_TOKEN as a bearer token (404 while none is configured)",
     "webhook_meta_app": "Meta's deliveries: each POST must carry X-Hub-Signature-256 (HMAC-SHA256 of the body with "
     "the app secret, compared in constant time); the GET challenge needs the verify token",
