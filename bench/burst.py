@@ -411,6 +411,8 @@ def ours_start(run: BenchRun, *, port: int, copies: int) -> dict[str, str]:
     # The Procfile defaults to production, which refuses the emulator this bench drives.
     env = {"PLATFORM_ENV": "development", **run.env}
     for role, command in procfile_roles().items():
+        if role == "release":
+            continue  # the release step (migrate) ran when the bench created the database
         kind = role_kind(command)
         if kind == "web":
             command = re.sub(r"(--bind[= ]|-b )\S+", rf"\g<1>127.0.0.1:{port}", command)
