@@ -9,6 +9,14 @@ from django.db.models import BooleanField, Case, Count, DateTimeField, F, Max, Q
 from django.db.models.functions import Length
 
 from channels_app.models import Channel
+from messaging_app.hours import (
+    WEEKDAYS,
+    business_hours_display,
+    business_hours_next_close,
+    business_hours_next_open,
+    business_hours_open_at,
+    schedule_of,
+)
 from messaging_app.models import BusinessHours, Contact, Conversation, Message
 
 
@@ -33,15 +41,6 @@ def business_hours_of_conversation(*, conversation: Conversation) -> BusinessHou
 
 def business_hours_document(*, channel: Channel, now: datetime) -> dict:
     """The channel's business hours in the API's shape (what PUT takes), with where they stand at `now`."""
-    from messaging_app.services.business_hours import (
-        WEEKDAYS,
-        business_hours_display,
-        business_hours_next_close,
-        business_hours_next_open,
-        business_hours_open_at,
-        schedule_of,
-    )
-
     hours = business_hours_for_channel(channel=channel) or BusinessHours(channel=channel)
     ranges = list(hours.ranges.all()) if hours.pk else []
     closed = list(hours.closed_dates.all()) if hours.pk else []
