@@ -460,7 +460,12 @@ def _history(agent: Agent, conversation, messages: list):
         if message.pk not in trigger_ids and message.message_type == "document":
             understood = document_recalled(understood)
         text = "\n".join(filter(None, [text, understood])) or _describe(message)
-        if message.reply_to_id and message.reply_to is not None:
+        # A tap's context is the message it was tapped in, already just above: only typed replies quote.
+        if (
+            message.reply_to_id
+            and message.reply_to is not None
+            and message.message_type not in ("interactive", "button")
+        ):
             quoted = _said(message.reply_to) or _describe(message.reply_to)
             text = f"[quoting: “{quoted[:300]}”]\n{text}"
         images = []

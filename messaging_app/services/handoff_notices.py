@@ -19,7 +19,12 @@ from django.db.models import Q
 
 from messaging_app.models import BusinessHours, Conversation, Message
 from messaging_app.selectors import business_hours_of_conversation
-from messaging_app.services.business_hours import business_hours_next_open, business_hours_open_at, schedule_of
+from messaging_app.services.business_hours import (
+    business_hours_closed_since,
+    business_hours_next_open,
+    business_hours_open_at,
+    schedule_of,
+)
 from messaging_app.services.outbound import message_send
 from whatsapp_platform.errors import PlatformError
 
@@ -203,7 +208,8 @@ def handoff_notice(*, conversation: Conversation, now: datetime, language: str =
 def handoff_waiting_acknowledge(*, conversation: Conversation, now: datetime) -> Message | None:
     """A customer wrote while waiting for the team: tell them it was passed on (and, when closed, when the team
     is back), at most once per ACK_INTERVAL. Only conversations an agent handed over; a teammate who already
-    answered since the handoff is talking to them, so nothing is sent then."""
+    answered since the handoff is talking to them, and an away message sent in this closed period said it all: nothing
+    is sent then."""
     if conversation.state != Conversation.State.WAITING_HUMAN or conversation.waiting_since is None:
         return None
     if not (conversation.assigned_agent_id or conversation.channel.agent_id) or conversation.contact.blocked_at:
@@ -212,15 +218,18 @@ def handoff_waiting_acknowledge(*, conversation: Conversation, now: datetime) ->
         conversation=conversation, sender=Message.Sender.TEAMMATE, timestamp__gte=conversation.waiting_since
     ).exists():
         return None
+    candidates = Conversation.objects.filter(pk=conversation.pk).filter(
+        Q(handoff_acknowledged_at__isnull=True) | Q(handoff_acknowledged_at__lte=now - ACK_INTERVAL)
+    )
+    closed = _closed_until(conversation, now)
+    if closed is not None:
+        # This closed period's away message (sent just now, maybe) already told them when the team is back.
+        candidates = candidates.exclude(away_period_start=business_hours_closed_since(schedule_of(closed[0]), now))
     body = _compose(
         conversation, now=now, language=conversation.handoff_language, open_key="ack_open", closed_key="ack_closed"
     )
     with transaction.atomic():
-        claimed = (
-            Conversation.objects.filter(pk=conversation.pk)
-            .filter(Q(handoff_acknowledged_at__isnull=True) | Q(handoff_acknowledged_at__lte=now - ACK_INTERVAL))
-            .update(handoff_acknowledged_at=now)
-        )
+        claimed = candidates.update(handoff_acknowledged_at=now)
         if not claimed:
             return None
         try:

@@ -1,0 +1,145 @@
+"""What a model agent is told, and how its answers reach WhatsApp, inspected at a loopback model server:
+emulator customer → platform → loopback OpenAI-compatible server → WhatsApp messages."""
+
+import json
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from agents_app.models import Agent
+from agents_app.reply_shaping import distinct_titles
+from messaging_app.models import Conversation, Message
+from tests.agents.llm_servers import openai_server  # noqa: F401
+from tests.conftest import wait_until
+from tests.factories import AgentFactory
+
+FOUR_OPTIONS = (
+    "Happy to help you book! Which treatment would you like?\n"
+    "1. Teeth cleaning appointment, 30 minutes\n"
+    "2. Teeth cleaning appointment, 60 minutes\n"
+    "3. Whitening\n"
+    "4. Check-up with X-rays"
+)
+
+
+def _agent(sandbox, server, **kw) -> Agent:
+    agent = AgentFactory(
+        workspace=sandbox.channel.workspace,
+        name="Fern",
+        provider="openai",
+        model="test-model",
+        api_key="sk-test",
+        base_url=server.base_url,
+        debounce_seconds=0,
+        **kw,
+    )
+    Conversation.objects.filter(pk=sandbox.conversation.pk).update(assigned_agent=agent, state="agent")
+    return agent
+
+
+def _say(sandbox, message_type="text", content=None, **kw):
+    # WhatsApp stamps customer messages in whole seconds and the history is ordered by those stamps: each message
+    # goes in a new second, so none sorts before the reply to the one before it.
+    time.sleep(1.01 - time.time() % 1.0)
+    sandbox.emulator.customer_says(sandbox.number, sandbox.customer, message_type, content, **kw)
+    sandbox.emulator.drain()
+
+
+def _settled(sandbox) -> bool:
+    return not Message.objects.filter(
+        conversation=sandbox.conversation, direction="in", handled_at__isnull=True
+    ).exists()
+
+
+@pytest.fixture
+def friday_night_in_london(sandbox):
+    workspace = sandbox.channel.workspace
+    workspace.timezone = "Europe/London"
+    workspace.save()
+    with time_machine.travel(datetime(2030, 1, 4, 21, 30, tzinfo=ZoneInfo("Europe/London")), tick=True):
+        yield
+
+
+def test_the_prompt_gives_the_date_and_time_the_customer_language_and_says_no_knowledge_was_found(
+    sandbox,
+    openai_server,  # noqa: F811
+    friday_night_in_london,
+):
+    _agent(sandbox, openai_server)
+    openai_server.reply_text("¡Sí! Enviamos a Madrid.")
+    _say(sandbox, content={"body": "Hola, ¿tienen envío a Madrid el próximo viernes?"})
+    wait_until(lambda: openai_server.requests)
+    system = openai_server.last.json["messages"][0]
+    assert system["role"] == "system"
+    assert "Friday 4 January 2030 (2030-01-04), 21:30, time zone Europe/London" in system["content"]
+    assert "Reply in the language the customer writes in" in system["content"]
+    assert "The customer's latest messages are in Spanish." in system["content"]
+    assert "Relevant knowledge: none found for this message." in system["content"]
+    assert "the platform sends the customer the handoff message itself" in system["content"]
+    assert "angry or upset" in system["content"]
+
+
+def test_a_model_answer_offering_four_options_arrives_as_a_list_with_distinct_titles(
+    sandbox,
+    openai_server,  # noqa: F811
+):
+    _agent(sandbox, openai_server)
+    openai_server.reply_text(FOUR_OPTIONS)
+    _say(sandbox, content={"body": "I'd like to book something"})
+    offer = wait_until(lambda: Message.objects.filter(sender="agent", message_type="interactive").first())
+    assert not Message.objects.filter(sender="agent", message_type="text").exists()  # the question is the body
+    assert offer.content["type"] == "list"
+    assert offer.content["body"]["text"] == "Happy to help you book! Which treatment would you like?"
+    rows = offer.content["action"]["sections"][0]["rows"]
+    titles = [row["title"] for row in rows]
+    assert len(titles) == 4 and len(set(titles)) == 4 and all(len(t) <= 24 for t in titles)
+    assert "30 minutes" in titles[0] and "60 minutes" in titles[1]
+    assert rows[0]["description"] == "Teeth cleaning appointment, 30 minutes"
+
+
+def test_list_titles_cut_to_24_characters_stay_distinct():
+    options = ["Appointment on Monday morning", "Appointment on Monday afternoon", "Appointment on Monday evening"]
+    titles = distinct_titles(options, 24)
+    assert len(set(titles)) == 3 and all(len(t) <= 24 for t in titles)
+    assert [t.split()[-1] for t in titles] == ["morning", "afternoon", "evening"]
+
+
+def test_history_counts_turns_and_spells_out_taps_and_quoted_replies(sandbox, openai_server):  # noqa: F811
+    _agent(sandbox, openai_server, history_messages=2)
+    openai_server.reply_text("Yes, we sell Boston ferns.")
+    _say(sandbox, content={"body": "Do you sell ferns?"})
+    wait_until(lambda: _settled(sandbox) and Message.objects.filter(sender="agent").exists())
+
+    openai_server.reply_tool_call("send_buttons", {"text": "Delivery or pick-up?", "buttons": ["Delivery", "Pick-up"]})
+    _say(sandbox, content={"body": "How do I get one?"})
+    offer = wait_until(
+        lambda: Message.objects.filter(sender="agent", message_type="interactive").exclude(wamid="").first()
+    )
+
+    openai_server.reply_text("Pick-up is ready tomorrow at 10am.")
+    tap = offer.content["action"]["buttons"][1]["reply"]
+    _say(sandbox, "interactive", {"type": "button_reply", "button_reply": tap}, context_wamid=offer.wamid)
+    answer = wait_until(
+        lambda: (
+            Message.objects.filter(sender="agent", content__body="Pick-up is ready tomorrow at 10am.")
+            .exclude(wamid="")
+            .first()
+        )
+    )
+
+    openai_server.reply_text("You're welcome!")
+    _say(sandbox, content={"body": "Is that in the morning?"}, context_wamid=answer.wamid)
+    wait_until(lambda: len(openai_server.requests) == 4)
+    chat = openai_server.last.json["messages"][1:]
+    said = json.dumps(chat, ensure_ascii=False)
+    assert "Do you sell ferns?" not in said  # three turns ago: outside the two turns of history
+    assert "How do I get one?" in said
+    assert "Delivery or pick-up?\n[buttons: Delivery | Pick-up]" in [m["content"] for m in chat]
+    assert "[tapped: Pick-up]" in [m["content"] for m in chat]
+    assert chat[-1] == {
+        "role": "user",
+        "content": "[quoting: “Pick-up is ready tomorrow at 10am.”]\nIs that in the morning?",
+    }
