@@ -27,9 +27,9 @@ from agents_app.media_understanding import media_understanding
 from agents_app.models import Agent, AgentRun
 from agents_app.prompt_budget import document_recalled, prompt_fit
 from agents_app.prompts import ESCALATION_RULES, NO_KNOWLEDGE, PLATFORM_RULES, prompt_language, prompt_now
-from agents_app.reply_shaping import BUBBLES_PER_ANSWER, MORE_PREFIX, answer_shape
+from agents_app.reply_shaping import BUBBLES_PER_ANSWER, MORE_PREFIX, answer_shape, bubbles_pack
 from agents_app.tools import agent_tool_specs, http_tool_run
-from channels_app.whatsapp.payloads import text_content, text_split
+from channels_app.whatsapp.payloads import text_content
 from whatsapp_platform.db import connection_lend
 from whatsapp_platform.errors import PlatformError
 from whatsapp_platform.task_queue import task_enqueue
@@ -396,11 +396,12 @@ def _window_closed_notice(agent: Agent, conversation, run: AgentRun):
 
 
 def _shape(agent: Agent, parts: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
-    """Texts split to the agent's target length (never mid-word), at most max_messages_per_turn in all."""
+    """The offline agent's texts in bubbles of the agent's target length (whole sentences), at most
+    max_messages_per_turn in all."""
     shaped: list[tuple[str, dict]] = []
     for message_type, content in parts:
         if message_type == "text":
-            for chunk in text_split(content["body"], target=agent.target_chars, hard_limit=WHATSAPP_TEXT_LIMIT):
+            for chunk in bubbles_pack(content["body"], target=agent.target_chars, hard_limit=WHATSAPP_TEXT_LIMIT):
                 shaped.append(("text", text_content(chunk)))
         else:
             shaped.append((message_type, content))

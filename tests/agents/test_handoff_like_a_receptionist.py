@@ -109,8 +109,9 @@ def test_while_waiting_the_customer_hears_back_once_per_ten_minutes_not_after_ev
     assert len(_sent(sandbox)) == after_handoff + 1
 
 
-def test_staff_get_a_summary_with_the_order_number_and_email_instead_of_a_bare_reason(sandbox, shop):
+def test_staff_get_a_summary_with_the_order_number_and_email_instead_of_a_bare_reason(client, sandbox, shop):
     from django.core import mail
+    from django.urls import reverse
 
     from tests.factories import member
     from workspaces_app.models import Role
@@ -118,7 +119,7 @@ def test_staff_get_a_summary_with_the_order_number_and_email_instead_of_a_bare_r
     workspace = sandbox.channel.workspace
     workspace.notify_handoff_by_email = True
     workspace.save()
-    member(workspace, Role.AGENT, email="answerer@lucky.test")
+    client.force_login(member(workspace, Role.AGENT, email="answerer@lucky.test"))
     _say(sandbox, "My order #A-10432 still hasn't arrived")
     wait_until(lambda: _settled(sandbox))
     _say(sandbox, "You can reach me at ana@example.com")
@@ -130,3 +131,5 @@ def test_staff_get_a_summary_with_the_order_number_and_email_instead_of_a_bare_r
     assert "email: ana@example.com" in waiting.handoff_summary
     email = wait_until(lambda: mail.outbox[0] if mail.outbox else None)
     assert "order number: A-10432" in email.body and "I want to speak to a manager" in email.body
+    page = client.get(reverse("conversation_detail", args=[workspace.slug, waiting.pk])).content.decode()
+    assert "order number: A-10432" in page and "email: ana@example.com" in page

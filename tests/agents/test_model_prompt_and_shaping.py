@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from agents_app.models import Agent
-from agents_app.reply_shaping import distinct_titles
+from agents_app.reply_shaping import bubbles_pack, distinct_titles
 from messaging_app.models import Conversation, Message
 from tests.agents.llm_servers import openai_server  # noqa: F401
 from tests.conftest import wait_until
@@ -143,3 +143,15 @@ def test_history_counts_turns_and_spells_out_taps_and_quoted_replies(sandbox, op
         "role": "user",
         "content": "[quoting: “Pick-up is ready tomorrow at 10am.”]\nIs that in the morning?",
     }
+
+
+def test_a_sentence_longer_than_the_target_stays_whole_and_a_short_last_one_joins_its_neighbour():
+    text = (
+        "Pick-up orders are ready within two hours. We text you as soon as your order is packed and waiting at "
+        "the counter, and the store will confirm. Thanks!"
+    )
+    bubbles = bubbles_pack(text, target=60)
+    assert bubbles == [
+        "Pick-up orders are ready within two hours.",
+        "We text you as soon as your order is packed and waiting at the counter, and the store will confirm. Thanks!",
+    ]
