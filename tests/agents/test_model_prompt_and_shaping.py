@@ -13,6 +13,7 @@ from agents_app.models import Agent
 from agents_app.reply_shaping import bubbles_pack, distinct_titles
 from messaging_app.models import Conversation, Message
 from tests.agents.llm_servers import openai_server  # noqa: F401
+from tests.agents.test_http_tools import allow_shop, order_status, shop_service  # noqa: F401
 from tests.conftest import wait_until
 from tests.factories import AgentFactory
 
@@ -155,3 +156,25 @@ def test_a_sentence_longer_than_the_target_stays_whole_and_a_short_last_one_join
         "Pick-up orders are ready within two hours.",
         "We text you as soon as your order is packed and waiting at the counter, and the store will confirm. Thanks!",
     ]
+
+
+def test_what_a_tool_returned_in_an_earlier_turn_is_in_the_history_before_the_answer_it_served(
+    sandbox,
+    openai_server,  # noqa: F811
+    shop_service,  # noqa: F811
+    allow_shop,  # noqa: F811
+):
+    agent = _agent(sandbox, openai_server)
+    order_status(agent, shop_service.url + "/orders/{order_id}")
+    openai_server.reply_tool_call("order_status", {"order_id": "A1001"})
+    openai_server.reply_text("Your order A1001 shipped yesterday 📦")
+    _say(sandbox, content={"body": "Where is my order A1001?"})
+    wait_until(lambda: _settled(sandbox) and Message.objects.filter(sender="agent").exists())
+
+    openai_server.reply_text("Usually within two days.")
+    _say(sandbox, content={"body": "When will it arrive?"})
+    wait_until(lambda: len(openai_server.requests) == 3)
+    contents = [m.get("content") for m in openai_server.last.json["messages"]]
+    lookup = next(c for c in contents if c and c.startswith("[earlier lookup] order_status"))
+    assert '{"order_id": "A1001"}' in lookup and '"status": "shipped"' in lookup
+    assert contents.index(lookup) == contents.index("Your order A1001 shipped yesterday 📦") - 1
