@@ -3,12 +3,8 @@
 import pytest
 
 from agents_app.handoff_intent import handoff_intent, handoff_requested
-from agents_app.models import KnowledgeEntry
 from messaging_app.models import Conversation, Message
 from tests.conftest import wait_until
-from tests.factories import AgentFactory
-
-SHIPPING = "Yes! We ship to Canada in 3–5 business days."
 
 
 @pytest.mark.parametrize(
@@ -60,22 +56,12 @@ def test_the_business_handoff_keywords_count_when_they_are_the_whole_message():
     assert not handoff_requested("where is your reception desk in the building?", keywords=["reception"])
 
 
-@pytest.fixture
-def shop_agent(sandbox):
-    agent = AgentFactory(workspace=sandbox.channel.workspace, name="Shrubby", debounce_seconds=0)
-    KnowledgeEntry.objects.create(agent=agent, title="Do you ship to Canada?", body=SHIPPING)
-    Conversation.objects.filter(pk=sandbox.conversation.pk).update(assigned_agent=agent, state="agent")
-    sandbox.channel.agent = agent
-    sandbox.channel.save()
-    return agent
-
-
 def _say(sandbox, body: str) -> None:
     sandbox.emulator.customer_says(sandbox.number, sandbox.customer, "text", {"body": body})
     sandbox.emulator.drain()
 
 
-def test_a_spanish_customer_asking_for_a_person_is_handed_over_and_told_so_in_spanish(sandbox, shop_agent):
+def test_a_spanish_customer_asking_for_a_person_is_handed_over_and_told_so_in_spanish(sandbox, shrubby):
     _say(sandbox, "Quiero hablar con una persona, por favor")
     waiting = wait_until(lambda: Conversation.objects.filter(pk=sandbox.conversation.pk, state="waiting_human").first())
     notice = Message.objects.filter(sender="agent", message_type="text").order_by("-pk").first()
@@ -84,7 +70,7 @@ def test_a_spanish_customer_asking_for_a_person_is_handed_over_and_told_so_in_sp
     assert "Quiero hablar con una persona" in waiting.handoff_reason
 
 
-def test_an_agent_by_trade_asking_about_shipping_gets_an_answer_not_a_handoff(sandbox, shop_agent):
+def test_an_agent_by_trade_asking_about_shipping_gets_an_answer_not_a_handoff(sandbox, shrubby):
     _say(sandbox, "I'm an agent for a logistics company. Do you ship to Canada?")
     wait_until(lambda: not Message.objects.filter(direction="in", handled_at__isnull=True).exists())
     wait_until(lambda: any("Canada" in m.content.get("body", "") for m in Message.objects.filter(sender="agent")))

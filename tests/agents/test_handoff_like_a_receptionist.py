@@ -10,11 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from agents_app.models import KnowledgeEntry
 from messaging_app.models import Conversation
 from messaging_app.services.business_hours import business_hours_save
 from tests.conftest import wait_until
-from tests.factories import AgentFactory
 
 LONDON = ZoneInfo("Europe/London")
 EMERGENCY = "For emergencies call +44 20 7946 0000."
@@ -41,13 +39,8 @@ def clock():
 
 
 @pytest.fixture
-def shop(sandbox):
+def shop(sandbox, shrubby):
     """The offline agent answers around the clock; the team keeps office hours and names an emergency line."""
-    agent = AgentFactory(workspace=sandbox.channel.workspace, name="Shrubby", debounce_seconds=0)
-    KnowledgeEntry.objects.create(agent=agent, title="Do you ship to Canada?", body="Yes, in 3–5 business days.")
-    Conversation.objects.filter(pk=sandbox.conversation.pk).update(assigned_agent=agent, state="agent")
-    sandbox.channel.agent = agent
-    sandbox.channel.save()
     business_hours_save(
         channel=sandbox.channel,
         document={
@@ -58,7 +51,7 @@ def shop(sandbox):
             "alternative_contact": EMERGENCY,
         },
     )
-    return agent
+    return shrubby
 
 
 def _say(sandbox, body: str) -> None:

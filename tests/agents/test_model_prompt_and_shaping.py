@@ -9,13 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from agents_app.models import Agent
 from agents_app.reply_shaping import bubbles_pack, distinct_titles
-from messaging_app.models import Conversation, Message
+from messaging_app.models import Message
 from tests.agents.llm_servers import openai_server  # noqa: F401
 from tests.agents.test_http_tools import allow_shop, order_status, shop_service  # noqa: F401
 from tests.conftest import wait_until
-from tests.factories import AgentFactory
 
 FOUR_OPTIONS = (
     "Happy to help you book! Which treatment would you like?\n"
@@ -24,21 +22,6 @@ FOUR_OPTIONS = (
     "3. Whitening\n"
     "4. Check-up with X-rays"
 )
-
-
-def _agent(sandbox, server, **kw) -> Agent:
-    agent = AgentFactory(
-        workspace=sandbox.channel.workspace,
-        name="Fern",
-        provider="openai",
-        model="test-model",
-        api_key="sk-test",
-        base_url=server.base_url,
-        debounce_seconds=0,
-        **kw,
-    )
-    Conversation.objects.filter(pk=sandbox.conversation.pk).update(assigned_agent=agent, state="agent")
-    return agent
 
 
 def _say(sandbox, message_type="text", content=None, **kw):
@@ -66,10 +49,10 @@ def friday_night_in_london(sandbox):
 
 def test_the_prompt_gives_the_date_and_time_the_customer_language_and_says_no_knowledge_was_found(
     sandbox,
+    model_fern,
     openai_server,  # noqa: F811
     friday_night_in_london,
 ):
-    _agent(sandbox, openai_server)
     openai_server.reply_text("¡Sí! Enviamos a Madrid.")
     _say(sandbox, content={"body": "Hola, ¿tienen envío a Madrid el próximo viernes?"})
     wait_until(lambda: openai_server.requests)
@@ -85,9 +68,9 @@ def test_the_prompt_gives_the_date_and_time_the_customer_language_and_says_no_kn
 
 def test_a_model_answer_offering_four_options_arrives_as_a_list_with_distinct_titles(
     sandbox,
+    model_fern,
     openai_server,  # noqa: F811
 ):
-    _agent(sandbox, openai_server)
     openai_server.reply_text(FOUR_OPTIONS)
     _say(sandbox, content={"body": "I'd like to book something"})
     offer = wait_until(lambda: Message.objects.filter(sender="agent", message_type="interactive").first())
@@ -108,8 +91,9 @@ def test_list_titles_cut_to_24_characters_stay_distinct():
     assert [t.split()[-1] for t in titles] == ["morning", "afternoon", "evening"]
 
 
-def test_history_counts_turns_and_spells_out_taps_and_quoted_replies(sandbox, openai_server):  # noqa: F811
-    _agent(sandbox, openai_server, history_messages=2)
+def test_history_counts_turns_and_spells_out_taps_and_quoted_replies(sandbox, model_fern, openai_server):  # noqa: F811
+    model_fern.history_messages = 2
+    model_fern.save()
     openai_server.reply_text("Yes, we sell Boston ferns.")
     _say(sandbox, content={"body": "Do you sell ferns?"})
     wait_until(lambda: _settled(sandbox) and Message.objects.filter(sender="agent").exists())
@@ -160,12 +144,12 @@ def test_a_sentence_longer_than_the_target_stays_whole_and_a_short_last_one_join
 
 def test_what_a_tool_returned_in_an_earlier_turn_is_in_the_history_before_the_answer_it_served(
     sandbox,
+    model_fern,
     openai_server,  # noqa: F811
     shop_service,  # noqa: F811
     allow_shop,  # noqa: F811
 ):
-    agent = _agent(sandbox, openai_server)
-    order_status(agent, shop_service.url + "/orders/{order_id}")
+    order_status(model_fern, shop_service.url + "/orders/{order_id}")
     openai_server.reply_tool_call("order_status", {"order_id": "A1001"})
     openai_server.reply_text("Your order A1001 shipped yesterday 📦")
     _say(sandbox, content={"body": "Where is my order A1001?"})
