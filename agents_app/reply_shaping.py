@@ -34,9 +34,9 @@ _ABBREVIATIONS = frozenset(
 )
 _SENTENCE_END = re.compile(r"[.!?…]+[\"”’')\]]*\s+")
 _OPTION_LINE = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•▪●]|[a-jA-J][.)])\s+(.+?)\s*$")
-# What tells a list apart from an offer to choose: a question, or a word asking for a choice.
-_CHOICE_CUE = re.compile(
-    r"\?|\b(?:which|choose|select|pick|prefer|would you like|cu[aá]l|elige|elija|prefier\w*|qual|escolh\w*|"
+# What tells a list apart from an offer to choose: a question just before it, or a word asking for a choice.
+_CHOICE_WORD = re.compile(
+    r"\b(?:which|choose|select|pick|prefer|would you like|cu[aá]l|elige|elija|prefier\w*|qual|escolh\w*|"
     r"welche\w*|w[aä]hl\w*|quel\w*|choisi\w*|pr[ée]f[ée]r\w*|qual[ei]|scegli\w*|preferisc\w*|welk\w*|kies)\b",
     re.IGNORECASE,
 )
@@ -208,7 +208,8 @@ def options_in_text(text: str) -> tuple[str, list[str]] | None:
     lead = before.split("\n")[-1] if before else ""
     if not 2 <= len(options) <= MAX_ROWS or not before:
         return None
-    if any(len(o) > ROW_DESCRIPTION_LIMIT for o in options) or not _CHOICE_CUE.search(" ".join([lead, *after])):
+    offered = lead.rstrip().endswith("?") or _CHOICE_WORD.search(" ".join([lead, *after]))
+    if any(len(o) > ROW_DESCRIPTION_LIMIT for o in options) or not offered:
         return None
     return "\n".join([before, *after]), options
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from agents_app.reply_shaping import bubbles_pack, distinct_titles
+from agents_app.reply_shaping import answer_shape, bubbles_pack, distinct_titles
 from messaging_app.models import Message
 from tests.agents.llm_servers import openai_server  # noqa: F401
 from tests.agents.test_http_tools import allow_shop, order_status, shop_service  # noqa: F401
@@ -162,3 +162,10 @@ def test_what_a_tool_returned_in_an_earlier_turn_is_in_the_history_before_the_an
     lookup = next(c for c in contents if c and c.startswith("[earlier lookup] order_status"))
     assert '{"order_id": "A1001"}' in lookup and '"status": "shipped"' in lookup
     assert contents.index(lookup) == contents.index("Your order A1001 shipped yesterday 📦") - 1
+
+
+def test_a_list_that_offers_no_choice_stays_text():
+    hours = "Here are our hours:\n1. Monday to Friday 9-17\n2. Saturday 10-14\nAnything else I can help with?"
+    shown, held = answer_shape([("text", {"body": hours})], target=160, more_id="more:1")
+    assert held == [] and [t for t, _ in shown] == ["text"]
+    assert shown[0][1]["body"] == hours
