@@ -126,3 +126,19 @@ def test_staff_get_a_summary_with_the_order_number_and_email_instead_of_a_bare_r
     assert "order number: A-10432" in email.body and "I want to speak to a manager" in email.body
     page = client.get(reverse("conversation_detail", args=[workspace.slug, waiting.pk])).content.decode()
     assert "order number: A-10432" in page and "email: ana@example.com" in page
+
+
+def test_a_spanish_customer_waiting_in_office_hours_hears_back_in_spanish(sandbox, shop, clock):
+    clock(2030, 1, 7, 11, 0)  # Monday, open
+    _say(sandbox, "¿Puedo hablar con un asesor?")
+    wait_until(lambda: Conversation.objects.filter(pk=sandbox.conversation.pk, state="waiting_human").first())
+    wait_until(lambda: _settled(sandbox))
+    assert _sent(sandbox)[-1] == "¡Claro! Te paso con un compañero del equipo 🙋 Te responderá aquí en breve."
+    after_handoff = len(_sent(sandbox))
+
+    clock(2030, 1, 7, 11, 12)
+    _say(sandbox, "Sigo esperando")
+    acknowledged = wait_until(lambda: _sent(sandbox)[after_handoff:])
+    assert acknowledged == [
+        "Gracias, lo he añadido a tu conversación 🙏 Un compañero te responderá aquí lo antes posible."
+    ]
