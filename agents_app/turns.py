@@ -291,7 +291,7 @@ def _customer_language(messages: list) -> str | None:
 
 
 def _handoff_reply(conversation, messages: list, *, language: str | None) -> Reply:
-    from messaging_app.services.handoff_notices import handoff_notice
+    from messaging_app.services.handoff import handoff_notice
 
     asked = " ".join(customer_text(m) for m in messages).strip() or "tapped “Talk to a human”"
     return Reply(
@@ -630,7 +630,7 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun, *, l
 def _tool_run(call, reply: Reply, agent: Agent, conversation, *, language: str | None) -> dict:
     """Run a built-in tool. Options are shaped when the answer is sent: 1-3 short ones as reply buttons, up to 10
     as a list, more as numbered text (agents_app.reply_shaping); a handoff sends the platform's own notice."""
-    from messaging_app.services.handoff_notices import handoff_notice
+    from messaging_app.services.handoff import handoff_notice
 
     args = call.arguments or {}
     if call.name == "handoff_to_human":

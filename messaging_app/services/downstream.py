@@ -10,7 +10,7 @@ from channels_app.services import graph_client_for_channel
 from channels_app.whatsapp import errors as graph_errors
 from messaging_app.models import Conversation, Message
 from messaging_app.services.business_hours import business_hours_inbound_apply
-from messaging_app.services.handoff_notices import handoff_waiting_acknowledge
+from messaging_app.services.handoff import handoff_waiting_acknowledge
 from messaging_app.services.inbound import inbound_claim, inbound_handling_finish
 
 logger = logging.getLogger(__name__)
