@@ -306,7 +306,6 @@ _TEXTS = {
         "months": "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre",
     },
 }
-LANGUAGES = frozenset(_TEXTS)
 
 
 def _texts(language: str) -> dict:
