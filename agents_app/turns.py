@@ -11,6 +11,7 @@ import logging
 import time
 from datetime import timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import transaction
@@ -18,14 +19,17 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from agents_app.handoff_intent import handoff_intent, language_guess
 from agents_app.knowledge import knowledge_search
-from agents_app.knowledge_agent import HANDOFF_ID, Reply, customer_text, knowledge_reply, wants_human
+from agents_app.knowledge_agent import HANDOFF_ID, Reply, customer_text, knowledge_reply, tapped_id, wants_human
 from agents_app.limits import model_calls_held_back
 from agents_app.media_understanding import media_understanding
 from agents_app.models import Agent, AgentRun
 from agents_app.prompt_budget import document_recalled, prompt_fit
+from agents_app.prompts import ESCALATION_RULES, NO_KNOWLEDGE, PLATFORM_RULES, prompt_language, prompt_now
+from agents_app.reply_shaping import BUBBLES_PER_ANSWER, MORE_PREFIX, answer_shape, bubbles_pack
 from agents_app.tools import agent_tool_specs, http_tool_run
-from channels_app.whatsapp.payloads import PayloadInvalid, buttons_content, list_content, text_content, text_split
+from channels_app.whatsapp.payloads import text_content
 from whatsapp_platform.db import connection_lend
 from whatsapp_platform.errors import PlatformError
 from whatsapp_platform.task_queue import task_enqueue
@@ -35,6 +39,12 @@ logger = logging.getLogger(__name__)
 MAX_TOOL_ROUNDS = 4
 SLOW_TURN_MS = 30_000
 WHATSAPP_TEXT_LIMIT = 4096
+# The step that keeps what a "More" button holds back, in the run's tool_calls.
+MORE_HELD_STEP = "more_held"
+# Steps of earlier runs that the model does not need to see again ([earlier lookup] notes carry the others).
+_NOT_RECALLED = {"send_buttons", "send_list", "knowledge_search", MORE_HELD_STEP}
+# A turn is rarely more than this many messages: how far back the history reads to find its turns.
+MESSAGES_PER_TURN_READ = 12
 
 SEND_BUTTONS = {
     "name": "send_buttons",
@@ -50,7 +60,7 @@ SEND_BUTTONS = {
 }
 SEND_LIST = {
     "name": "send_list",
-    "description": "Send a list of up to 10 options the customer can choose from.",
+    "description": "Send a list of 4 to 10 options the customer can choose from (titles are cut to 24 characters).",
     "parameters": {
         "type": "object",
         "properties": {
@@ -235,12 +245,19 @@ def agent_turn_run(*, conversation, messages: list, run: AgentRun | None = None)
             f"'{agent.window_closed_template}' template. Follow up with a template.",
         )
         return _finish(run, AgentRun.Status.HANDED_OFF)
+    language = _customer_language(messages)
     try:
-        if agent.provider == Agent.Provider.KNOWLEDGE_BASE:
+        more = _more_held(conversation, messages)
+        if more is not None:
+            reply = more
+        elif wants_human(agent, " ".join(customer_text(m) for m in messages), tapped_id(messages[-1])):
+            # Asked for a person: the platform's own notice (aware of business hours), whichever kind of agent.
+            reply = _handoff_reply(conversation, messages, language=language)
+        elif agent.provider == Agent.Provider.KNOWLEDGE_BASE:
             reply = knowledge_reply(agent=agent, conversation=conversation, messages=messages)
             run.tool_calls = reply.steps
         else:
-            reply = _model_reply(agent, conversation, messages, run)
+            reply = _model_reply(agent, conversation, messages, run, language=language)
     except _TurnFailed as failure:
         logger.warning("agent turn failed", extra={"agent_run_id": run.pk, "error": str(failure)})
         reply = Reply(
@@ -262,8 +279,38 @@ def agent_turn_run(*, conversation, messages: list, run: AgentRun | None = None)
     if reply.handoff:
         from messaging_app.services.handoff import conversation_handoff
 
-        conversation_handoff(conversation=conversation, reason=reply.handoff_reason)
+        conversation_handoff(conversation=conversation, reason=reply.handoff_reason, language=language or "")
     return _finish(run, status)
+
+
+def _customer_language(messages: list) -> str | None:
+    """The language of the customer's latest messages, when they make it clear (en, es, pt, de, fr, it, nl)."""
+    text = " ".join(customer_text(m) for m in messages)
+    intent = handoff_intent(text)
+    return intent.language if intent is not None else language_guess(text)
+
+
+def _handoff_reply(conversation, messages: list, *, language: str | None) -> Reply:
+    from messaging_app.services.handoff import handoff_notice
+
+    asked = " ".join(customer_text(m) for m in messages).strip() or "tapped “Talk to a human”"
+    return Reply(
+        [("text", text_content(handoff_notice(conversation=conversation, now=timezone.now(), language=language)))],
+        handoff=True,
+        handoff_reason=f"The customer asked for a human: “{asked[:300]}”",
+    )
+
+
+def _more_held(conversation, messages: list) -> Reply | None:
+    """The customer tapped "More": the rest of that answer, as held by its run; None for anything else."""
+    tapped = tapped_id(messages[-1])
+    if len(messages) != 1 or not tapped.startswith(MORE_PREFIX) or not tapped[len(MORE_PREFIX) :].isdigit():
+        return None
+    earlier = AgentRun.objects.filter(pk=int(tapped[len(MORE_PREFIX) :]), conversation=conversation).first()
+    held = next((step for step in (earlier.tool_calls if earlier else []) if step.get("name") == MORE_HELD_STEP), None)
+    if held is None:
+        return None
+    return Reply([(message_type, content) for message_type, content in held["result"]["parts"]])
 
 
 def _finish(run: AgentRun, status: str, *, error: str = "") -> AgentRun:
@@ -284,7 +331,19 @@ def _send(agent: Agent, conversation, reply: Reply, run: AgentRun) -> list:
     from messaging_app.services.outbound import message_send
 
     sent = []
-    for message_type, content in _shape(agent, reply.parts):
+    if agent.provider == Agent.Provider.KNOWLEDGE_BASE:
+        shaped = _shape(agent, reply.parts)
+    else:
+        limit = min(BUBBLES_PER_ANSWER, agent.max_messages_per_turn)
+        shaped, held = answer_shape(
+            reply.parts, target=agent.target_chars, max_bubbles=limit, more_id=f"{MORE_PREFIX}{run.pk}"
+        )
+        if held:
+            run.tool_calls = [
+                *run.tool_calls,
+                {"name": MORE_HELD_STEP, "arguments": {}, "result": {"parts": [list(part) for part in held]}},
+            ]
+    for message_type, content in shaped:
         try:
             sent.append(
                 message_send(
@@ -338,11 +397,12 @@ def _window_closed_notice(agent: Agent, conversation, run: AgentRun):
 
 
 def _shape(agent: Agent, parts: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
-    """Texts split to the agent's target length (never mid-word), at most max_messages_per_turn in all."""
+    """The offline agent's texts in bubbles of the agent's target length (whole sentences), at most
+    max_messages_per_turn in all."""
     shaped: list[tuple[str, dict]] = []
     for message_type, content in parts:
         if message_type == "text":
-            for chunk in text_split(content["body"], target=agent.target_chars, hard_limit=WHATSAPP_TEXT_LIMIT):
+            for chunk in bubbles_pack(content["body"], target=agent.target_chars, hard_limit=WHATSAPP_TEXT_LIMIT):
                 shaped.append(("text", text_content(chunk)))
         else:
             shaped.append((message_type, content))
@@ -361,24 +421,55 @@ def _shape(agent: Agent, parts: list[tuple[str, dict]]) -> list[tuple[str, dict]
 
 
 def _history(agent: Agent, conversation, messages: list):
+    """The conversation as the model reads it: the last `agent.history_messages` *turns* (a customer's burst and
+    everything answered to it), then this turn's messages. Quoted replies, taps on buttons and list rows, the
+    options the business offered and what tools returned in earlier turns are spelled out."""
     from agents_app.providers.base import ChatMessage, ImageInput
     from messaging_app.models import Message
 
     trigger_ids = {m.pk for m in messages}
-    earlier = list(
+    turns = agent.history_messages
+    newest_first = list(
         Message.objects.filter(conversation=conversation)
         .exclude(pk__in=trigger_ids)
         .exclude(message_type__in=["reaction"])
-        .order_by("-timestamp", "-pk")[: agent.history_messages]
-    )[::-1]
+        .select_related("reply_to")
+        .order_by("-timestamp", "-pk")[: turns * MESSAGES_PER_TURN_READ]
+    )
+    earlier: list = []
+    started = 0
+    for message in newest_first:
+        inbound = message.direction == Message.Direction.INBOUND
+        if inbound and (not earlier or earlier[-1].direction != Message.Direction.INBOUND):
+            started += 1  # going back in time, a customer message after the business's starts an earlier turn
+            if started > turns:
+                break
+        earlier.append(message)
+    # Outbound messages older than the oldest turn kept belong to a turn left out.
+    while earlier and earlier[-1].direction != Message.Direction.INBOUND and started > turns:
+        earlier.pop()
+    earlier.reverse()
+    notes = _earlier_lookups(conversation, since=earlier[0].timestamp if earlier else None) if earlier else []
     chat = []
     for message in earlier + list(messages):
+        # A lookup goes before the answer it served; any left go before this turn's messages.
+        answered = message.direction == Message.Direction.OUTBOUND or message.pk in trigger_ids
+        while notes and answered and (notes[0][0] <= message.timestamp or message.pk in trigger_ids):
+            chat.append(ChatMessage(role="assistant", content=notes.pop(0)[1]))
         role = "user" if message.direction == Message.Direction.INBOUND else "assistant"
-        text = customer_text(message)
+        text = _said(message)
         understood = media_understanding(message) if message.message_type in MEDIA_TYPES else ""
         if message.pk not in trigger_ids and message.message_type == "document":
             understood = document_recalled(understood)
         text = "\n".join(filter(None, [text, understood])) or _describe(message)
+        # A tap's context is the message it was tapped in, already just above: only typed replies quote.
+        if (
+            message.reply_to_id
+            and message.reply_to is not None
+            and message.message_type not in ("interactive", "button")
+        ):
+            quoted = _said(message.reply_to) or _describe(message.reply_to)
+            text = f"[quoting: “{quoted[:300]}”]\n{text}"
         images = []
         if message.pk in trigger_ids and message.message_type == "image" and message.media_file:
             with message.media_file.open("rb") as handle:
@@ -386,6 +477,39 @@ def _history(agent: Agent, conversation, messages: list):
         if text or images:
             chat.append(ChatMessage(role=role, content=text, images=images))
     return chat
+
+
+def _said(message) -> str:
+    """A message's words for the model: taps as [tapped: …] (a list row's full text when it has one), the
+    options an interactive message offered listed after its text."""
+    content = message.content if isinstance(message.content, dict) else {}
+    if message.direction == "in" and message.message_type in ("interactive", "button"):
+        reply = content.get("button_reply") or content.get("list_reply") or {}
+        label = reply.get("description") or reply.get("title") or content.get("text") or ""
+        return f"[tapped: {label}]" if label else ""
+    if message.message_type == "interactive" and message.direction == "out":
+        body = (content.get("body") or {}).get("text", "")
+        action = content.get("action") or {}
+        labels = [b.get("reply", {}).get("title", "") for b in action.get("buttons") or []]
+        rows = [r for section in action.get("sections") or [] for r in section.get("rows") or []]
+        labels += [r.get("description") or r.get("title", "") for r in rows]
+        kind = "list" if rows else "buttons"
+        return f"{body}\n[{kind}: {' | '.join(filter(None, labels))}]" if labels else body
+    return customer_text(message)
+
+
+def _earlier_lookups(conversation, *, since) -> list[tuple]:
+    """(when, note) for what tools returned in earlier turns, oldest first: "[earlier lookup] name(args) → …"."""
+    notes = []
+    runs = AgentRun.objects.filter(conversation=conversation, started_at__gte=since).exclude(tool_calls=[])
+    for run in runs.order_by("started_at", "pk"):
+        for step in run.tool_calls or []:
+            if step.get("name") in _NOT_RECALLED:
+                continue
+            result = json.dumps(step.get("result"), ensure_ascii=False, default=str)
+            arguments = json.dumps(step.get("arguments") or {}, ensure_ascii=False, default=str)
+            notes.append((run.started_at, f"[earlier lookup] {step.get('name')}({arguments}) → {result[:600]}"))
+    return notes
 
 
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
@@ -403,10 +527,23 @@ def _describe(message) -> str:
     return f"[{message.message_type}]"
 
 
-def _system_prompt(agent: Agent, conversation, query: str) -> str:
+def _business_zone(conversation) -> ZoneInfo:
+    """The business's time zone: its channel's business hours', else its workspace's."""
+    from messaging_app.selectors import business_hours_of_conversation
+
+    hours = business_hours_of_conversation(conversation=conversation)
+    name = hours.timezone if hours is not None else conversation.workspace.timezone
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _system_prompt(agent: Agent, conversation, query: str, *, language: str | None) -> str:
     from messaging_app.selectors import contact_agent_context
     from messaging_app.services.business_hours import business_hours_agent_context
 
+    now = timezone.now()
     passages = knowledge_search(agent=agent, query=query, limit=4) if query else []
     knowledge = "\n\n".join(f"## {p.title}\n{p.text}" for p in passages)
     contact = conversation.contact
@@ -415,34 +552,33 @@ def _system_prompt(agent: Agent, conversation, query: str) -> str:
             None,
             [
                 agent.instructions,
+                prompt_now(now, _business_zone(conversation)),
+                prompt_language(language),
                 contact_agent_context(contact=contact),
-                business_hours_agent_context(conversation=conversation, now=timezone.now()),
+                business_hours_agent_context(conversation=conversation, now=now),
                 f"Keep each message under about {agent.target_chars} characters."
                 + ("" if agent.use_emoji else " No emoji."),
-                f"Relevant knowledge:\n{knowledge}" if knowledge else "",
+                ESCALATION_RULES,
+                PLATFORM_RULES,
+                # Last, so the prompt budget cuts the knowledge first (agents_app.prompt_budget).
+                f"Relevant knowledge:\n{knowledge}" if knowledge else NO_KNOWLEDGE,
             ],
         )
     )
 
 
-def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> Reply:
+def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun, *, language: str | None) -> Reply:
     from agents_app.providers.base import ChatMessage, ProviderError, ToolSpec
     from agents_app.providers.registry import provider_for
 
     query = " ".join(customer_text(m) for m in messages).strip()
-    if wants_human(agent, query, ""):
-        return Reply(
-            [("text", text_content("Sure! I'm bringing in a teammate 🙋"))],
-            handoff=True,
-            handoff_reason="The customer asked for a human.",
-        )
     held_back = model_calls_held_back(agent=agent, conversation=conversation)
     if held_back is not None:
         run.error = held_back.handoff_reason
         return held_back
     provider = provider_for(kind=agent.provider, model=agent.model, api_key=agent.api_key, base_url=agent.base_url)
     tools = [ToolSpec(**spec) for spec in (SEND_BUTTONS, SEND_LIST, HANDOFF)] + agent_tool_specs(agent=agent)
-    system = _system_prompt(agent, conversation, query)
+    system = _system_prompt(agent, conversation, query, language=language)
     chat = _history(agent, conversation, messages)
     system, chat = prompt_fit(system=system, chat=chat, tools=tools, budget=agent.prompt_token_budget)
     run.prompt = [{"role": "system", "content": system}] + [{"role": m.role, "content": m.content} for m in chat]
@@ -477,7 +613,7 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> R
         chat.append(ChatMessage(role="assistant", content=completion.text, tool_calls=completion.tool_calls))
         for call in completion.tool_calls:
             started = time.monotonic()
-            result = _tool_run(call, reply, agent, conversation.contact)
+            result = _tool_run(call, reply, agent, conversation, language=language)
             run.tool_calls = [
                 *run.tool_calls,
                 {
@@ -493,32 +629,27 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun) -> R
     return reply
 
 
-def _tool_run(call, reply: Reply, agent: Agent, contact=None) -> dict:
-    """Run a built-in tool; WhatsApp limits are checked, and a model's options that do not fit become text."""
+def _tool_run(call, reply: Reply, agent: Agent, conversation, *, language: str | None) -> dict:
+    """Run a built-in tool. Options are shaped when the answer is sent: 1-3 short ones as reply buttons, up to 10
+    as a list, more as numbered text (agents_app.reply_shaping); a handoff sends the platform's own notice."""
+    from messaging_app.services.handoff import handoff_notice
+
     args = call.arguments or {}
     if call.name == "handoff_to_human":
         reply.handoff = True
         reply.handoff_reason = str(args.get("reason") or "The agent asked for a human.")
         if args.get("summary"):
             reply.handoff_reason += f" Summary: {args['summary']}"
-        reply.parts.append(("text", text_content("I'm bringing in a teammate 🙋 They will reply here shortly.")))
-        return {"ok": True}
+        notice = handoff_notice(conversation=conversation, now=timezone.now(), language=language or "")
+        reply.parts.append(("text", text_content(notice)))
+        return {"ok": True, "sent_to_customer": notice}
     if call.name in ("send_buttons", "send_list"):
         text = str(args.get("text") or "").strip() or "Please choose:"
         options = [str(o).strip() for o in (args.get("buttons") or args.get("options") or []) if str(o).strip()]
-        try:
-            if call.name == "send_buttons":
-                content = buttons_content(text, [(f"opt_{i}", label) for i, label in enumerate(options)])
-            else:
-                rows = [(f"opt_{i}", label, None) for i, label in enumerate(options)]
-                content = list_content(text, str(args.get("button") or "Options")[:20], [("Options", rows)])
-            reply.parts.append(("interactive", content))
-        except PayloadInvalid:
-            numbered = "\n".join(f"{i + 1}. {label}" for i, label in enumerate(options))
-            reply.parts.append(("text", text_content(f"{text}\n{numbered}\nReply with a number.")))
+        reply.parts.append(("options", {"text": text, "options": options, "button": str(args.get("button") or "")}))
         return {"ok": True, "shown": options}
     connection_lend()  # the business's endpoint may take seconds
-    return http_tool_run(agent=agent, name=call.name, arguments=args, contact=contact)
+    return http_tool_run(agent=agent, name=call.name, arguments=args, contact=conversation.contact)
 
 
 __all__ = [

@@ -54,7 +54,9 @@ class BusinessHoursForm(forms.Form):
         required=False,
         label="Other ways to reach you",
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Free text for {{alternative_contact}}, e.g. “For emergencies call +44 20 7946 0000.”",
+        help_text="Free text for {{alternative_contact}}, e.g. “For emergencies call +44 20 7946 0000.” Also offered "
+        "to a customer who asks for a person while you are closed, with when you open next (without it, the contact "
+        "phone and email are).",
     )
     back_message = forms.CharField(
         required=False,

@@ -84,6 +84,13 @@ class Conversation(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     # Why the agent handed over, for whoever picks the conversation up.
     handoff_reason = models.CharField(max_length=1000, blank=True)
+    # What staff read first when they pick it up: the customer's last messages and details found in them.
+    handoff_summary = models.TextField(blank=True)
+    # The language the customer wrote in when handed over (ISO 639-1, "" unknown): later notices use it.
+    handoff_language = models.CharField(max_length=8, blank=True)
+    # The last "a teammate will reply" the customer got while waiting: at most one per few minutes (claimed by a
+    # conditional UPDATE on this field).
+    handoff_acknowledged_at = models.DateTimeField(null=True, blank=True)
     # Customer messages nobody on the team has looked at yet.
     unread_count = models.PositiveIntegerField(default=0)
     # While set in the future, an agent turn is running: one turn per conversation at a time.

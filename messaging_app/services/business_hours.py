@@ -89,7 +89,7 @@ def business_hours_agent_context(*, conversation: Conversation, now: datetime) -
     back = business_hours_display(business_hours_next_open(schedule, now), schedule.tz, now=now)
     return (
         f"Business hours ({hours.timezone}): closed now; the team is back {back}. "
-        "If the customer needs a person, say a teammate will reply after that."
+        "If the customer needs a person, hand over all the same: the platform tells them when the team replies."
     )
 
 

@@ -10,6 +10,7 @@ from channels_app.services import graph_client_for_channel
 from channels_app.whatsapp import errors as graph_errors
 from messaging_app.models import Conversation, Message
 from messaging_app.services.business_hours import business_hours_inbound_apply
+from messaging_app.services.handoff import handoff_waiting_acknowledge
 from messaging_app.services.inbound import inbound_claim, inbound_handling_finish
 from messaging_app.services.outbound import agent_replies_deliver
 from whatsapp_platform.task_queue import task_enqueue
@@ -93,6 +94,9 @@ def conversation_inbound_handle(*, conversation_id: int) -> list[Message]:
             agent_turn_run(conversation=conversation, messages=messages, run=interrupted)
         elif interrupted is not None:
             turn_interrupted_close(interrupted, reason="The agent no longer answers this conversation.")
+        if conversation.state == Conversation.State.WAITING_HUMAN and conversation.contact.blocked_at is None:
+            # Waiting for the team: not silence, but not a reply to every message either (once per few minutes).
+            handoff_waiting_acknowledge(conversation=conversation, now=timezone.now())
         inbound_handling_finish(conversation_id=conversation_id)
     finally:
         if turn_claimed:

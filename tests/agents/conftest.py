@@ -1,5 +1,6 @@
 import pytest
 
+from agents_app.models import KnowledgeEntry
 from messaging_app.models import Conversation
 from tests.agents.llm_servers import openai_server  # noqa: F401
 from tests.factories import AgentFactory
@@ -19,4 +20,17 @@ def model_fern(sandbox, openai_server):  # noqa: F811
         history_messages=50,
     )
     Conversation.objects.filter(pk=sandbox.conversation.pk).update(assigned_agent=agent, state="agent")
+    return agent
+
+
+@pytest.fixture
+def shrubby(sandbox):
+    """The sandbox channel and conversation answered by "Shrubby", the offline agent, who knows about shipping."""
+    agent = AgentFactory(workspace=sandbox.channel.workspace, name="Shrubby", debounce_seconds=0)
+    KnowledgeEntry.objects.create(
+        agent=agent, title="Do you ship to Canada?", body="Yes! We ship to Canada in 3–5 business days."
+    )
+    Conversation.objects.filter(pk=sandbox.conversation.pk).update(assigned_agent=agent, state="agent")
+    sandbox.channel.agent = agent
+    sandbox.channel.save()
     return agent

@@ -39,21 +39,34 @@ def _say(sandbox, message_type="text", content=None, **kw):
     sandbox.emulator.drain()
 
 
-def test_an_answer_of_about_600_characters_arrives_as_several_messages_under_the_target_in_order(
+def test_an_answer_of_about_600_characters_arrives_as_three_messages_and_more_on_a_tap_never_cutting_a_sentence(
     sandbox,
     openai_server,  # noqa: F811
 ):
     agent = _agent(sandbox, openai_server)
     openai_server.reply_text(LONG_ANSWER)
     _say(sandbox, content={"body": "How do I care for a Monstera?"})
-    wait_until(lambda: AgentRun.objects.filter(status="answered").first())
-    parts = [m.content["body"] for m in Message.objects.filter(sender="agent").order_by("pk")]
-    assert len(parts) >= 3
-    assert all(len(p) <= agent.target_chars + 60 for p in parts)  # soft target, never mid-word
-    assert " ".join(parts).split() == LONG_ANSWER.split()[: len(" ".join(parts).split())]
+    more = wait_until(lambda: Message.objects.filter(sender="agent", message_type="interactive").first())
+    first = list(Message.objects.filter(sender="agent").order_by("pk"))
+    assert len(first) == 3 and first[-1] == more
+    assert [b["reply"]["title"] for b in more.content["action"]["buttons"]] == ["More"]
     request = openai_server.last.json
     assert request["model"] == "test-model"
     assert any("Monstera" in json.dumps(m) for m in request["messages"])
+
+    _say(
+        sandbox, "interactive", {"type": "button_reply", "button_reply": more.content["action"]["buttons"][0]["reply"]}
+    )
+    wait_until(lambda: Message.objects.filter(sender="agent").count() > 3)
+    wait_until(lambda: not Message.objects.filter(direction="in", handled_at__isnull=True).exists())
+    assert len(openai_server.requests) == 1  # the rest was held, not asked for again
+    bubbles = [
+        m.content["body"] if m.message_type == "text" else m.content["body"]["text"]
+        for m in Message.objects.filter(sender="agent").order_by("pk")
+    ]
+    assert " ".join(bubbles).split() == LONG_ANSWER.split()
+    assert all(b.endswith((".", "!", "?")) for b in bubbles)  # whole sentences only: no orphan fragment
+    assert all(len(b) <= agent.target_chars for b in bubbles)
 
 
 def test_a_question_with_options_arrives_as_reply_buttons_and_a_tap_continues(sandbox, openai_server):  # noqa: F811
@@ -71,12 +84,22 @@ def test_a_question_with_options_arrives_as_reply_buttons_and_a_tap_continues(sa
     assert "Pick-up" in json.dumps(openai_server.last.json["messages"], ensure_ascii=False)
 
 
-def test_too_many_options_fall_back_to_a_numbered_text_list(sandbox, openai_server):  # noqa: F811
+def test_four_options_for_buttons_arrive_as_a_list(sandbox, openai_server):  # noqa: F811
     _agent(sandbox, openai_server)
     openai_server.reply_tool_call("send_buttons", {"text": "Pick a size", "buttons": ["S", "M", "L", "XL"]})
     _say(sandbox, content={"body": "Sizes?"})
+    offer = wait_until(lambda: Message.objects.filter(sender="agent", message_type="interactive").first())
+    assert offer.content["type"] == "list" and offer.content["body"]["text"] == "Pick a size"
+    assert [r["title"] for r in offer.content["action"]["sections"][0]["rows"]] == ["S", "M", "L", "XL"]
+
+
+def test_more_than_ten_options_fall_back_to_a_numbered_text_list(sandbox, openai_server):  # noqa: F811
+    _agent(sandbox, openai_server)
+    sizes = [f"EU {n}" for n in range(36, 48)]
+    openai_server.reply_tool_call("send_list", {"text": "Pick a shoe size", "options": sizes})
+    _say(sandbox, content={"body": "Sizes?"})
     text = wait_until(lambda: Message.objects.filter(sender="agent", message_type="text").first())
-    assert "1. S" in text.content["body"] and "4. XL" in text.content["body"]
+    assert "1. EU 36" in text.content["body"] and "12. EU 47" in text.content["body"]
 
 
 def test_asking_for_a_human_hands_off_without_calling_the_model_and_the_agent_stays_silent(
