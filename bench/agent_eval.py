@@ -80,6 +80,8 @@ class Outcome:
     verdict: str  # well | offered | wrong | miss
     replies: list[str] = field(default_factory=list)
     handed_off: bool = False
+    # What the agent looked up (its run's steps), shown with --show to see why a turn went wrong.
+    looked_up: list[str] = field(default_factory=list)
 
 
 def _norm(text: str) -> str:
@@ -190,9 +192,23 @@ def run_mode(*, label: str, embeddings: bool, businesses: list[dict]) -> list[Ou
                 )
                 state = Conversation.objects.filter(pk=conversation.pk).values_list("state", flat=True).first()
                 handed_off = state == Conversation.State.WAITING_HUMAN
-                outcomes.append(score(turn, business, replies, handed_off))
+                outcome = score(turn, business, replies, handed_off)
+                outcome.looked_up = _looked_up(conversation, mark)
+                outcomes.append(outcome)
                 time.sleep(0.001)  # strictly later timestamps for the next message
     return outcomes
+
+
+def _looked_up(conversation, mark: int) -> list[str]:
+    from agents_app.models import AgentRun
+
+    lines = []
+    for run in AgentRun.objects.filter(conversation=conversation).order_by("-pk")[:1]:
+        for step in run.tool_calls or []:
+            if step.get("name") == "knowledge_search":
+                found = ", ".join(f"{r['title'][:28]}#{r['passage']} {r['score']}" for r in step["result"][:3])
+                lines.append(f"{step['arguments'].get('read_as')} [{step['arguments'].get('language')}]: {found}")
+    return lines
 
 
 def _customer_sends(agent, user, turn: Turn) -> None:
@@ -264,6 +280,8 @@ def report(results: dict[str, list[Outcome]], show: str) -> None:
                     said = t.say or f"[{t.type}{': ' + t.caption if t.caption else ''}]"
                     print(f"[{o.verdict}] {t.business} / {t.customer} #{t.index} ({t.lang}) {said!r} -> {t.expect}")
                     print(f"      {' | '.join(r[:110] for r in o.replies)}{' [handed off]' if o.handed_off else ''}")
+                    for line in o.looked_up:
+                        print(f"        {line}")
 
 
 def _expect_group(outcome: Outcome) -> str:
