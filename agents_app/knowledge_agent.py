@@ -47,7 +47,7 @@ class Thresholds:
     clear_lead: float
 
 
-HYBRID = Thresholds(answer=0.40, offer=0.35, margin=0.04, clear_lead=0.15)
+HYBRID = Thresholds(answer=0.40, offer=0.35, margin=0.10, clear_lead=0.15)
 BM25_ONLY = Thresholds(answer=0.50, offer=0.30, margin=0.08, clear_lead=0.20)
 # A follow-up read with the previous turn must beat the question read alone by this much to be preferred.
 FOLLOW_UP_GAIN = 0.05
@@ -325,7 +325,7 @@ def _confident(found: list[Passage], thresholds: Thresholds) -> bool:
     """Sure enough to answer: a high confidence ahead of the next entry, or a fair one far ahead of it."""
     if not found or found[0].score < thresholds.offer:
         return False
-    runner_up = next((p.score for p in found[1:] if p.entry_id != found[0].entry_id), 0.0)
+    runner_up = next((p.score for p in found[1:] if p.key != found[0].key), 0.0)
     lead = found[0].score - runner_up
     return (found[0].score >= thresholds.answer and lead >= thresholds.margin) or lead >= thresholds.clear_lead
 
