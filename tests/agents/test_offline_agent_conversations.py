@@ -9,7 +9,10 @@ from messaging_app.models import Conversation, Message
 from tests.conftest import wait_until
 from tests.factories import AgentFactory
 
-CANADA = "Yes! We ship to Canada in 3–5 business days with Canada Post. Shipping is free on orders over $50, otherwise it's a flat $12."
+CANADA = (
+    "Yes! We ship to Canada in 3–5 business days with Canada Post. "
+    "Shipping is free on orders over $50, otherwise it's a flat $12."
+)
 HOURS = "Our Austin greenhouse is open Monday to Saturday 9am–6pm. Online orders are taken around the clock."
 RETURNS = "You can return any plant within 30 days of delivery: print the prepaid label from your order email."
 CANCEL = "Go to Settings → Billing → Cancel plan. Your account stays active until the end of the paid period."
@@ -75,7 +78,8 @@ def test_a_follow_up_is_answered_from_the_previous_question(sandbox, shop_agent)
 def test_a_question_in_a_language_the_knowledge_lacks_goes_to_a_person_said_in_that_language(sandbox, shop_agent):
     replies = _turn(sandbox, "Hola, ¿hacen envíos a Canadá?")
     assert [_shown(m) for m in replies] == [
-        "No puedo responder a eso en español, así que te paso con una persona del equipo 🙋 Te responderá aquí en breve."
+        "No puedo responder a eso en español, así que te paso con una persona del equipo 🙋 "
+        "Te responderá aquí en breve."
     ]
     conversation = Conversation.objects.get(pk=sandbox.conversation.pk)
     assert conversation.state == "waiting_human"
