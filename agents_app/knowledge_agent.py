@@ -53,7 +53,7 @@ BM25_ONLY = Thresholds(answer=0.50, offer=0.30, margin=0.08, clear_lead=0.20)
 FOLLOW_UP_GAIN = 0.05
 # Words that make a question lean on the previous turn: it points back, or it opens with "and"/"what about".
 FOLLOW_UP_POINTERS = frozenset(
-    "it its that this those these them they one ones there same isso isto esse essa ele ela eso esto ese esa "
+    "it its that this those these them they isso isto esse essa ele ela eso esto ese esa "
     "ello lo la ca cela celui celle es das dies dieser diese".split()
 )
 FOLLOW_UP_OPENERS = frozenset(
