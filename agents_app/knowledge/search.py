@@ -20,6 +20,7 @@ same version both build it, and the last one kept wins, which is harmless.
 """
 
 import math
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from agents_app.knowledge.embeddings import embed, embeddings_available
-from agents_app.knowledge.language import language_guess, terms
+from agents_app.knowledge.language import language_guess, terms, words
 from agents_app.knowledge.passages import document_passages, sentences
 from agents_app.models import Agent, KnowledgeEntry
 
@@ -40,6 +41,24 @@ BM25_B = 0.75
 COSINE_FLOOR = 0.10
 COSINE_CEILING = 0.65
 COSINE_WEIGHT = 0.40
+
+
+# "How much is it?" is answered by a passage with a price in it, whatever words either uses: both get this word.
+PRICE = "<price>"
+_PRICE_IN_TEXT = re.compile(r"[$€£]\s?\d|\d\s?(?:€|\$|£|eur\b|euros?\b|dollars?\b|reais\b)", re.IGNORECASE)
+_PRICE_WORDS = frozenset(
+    "cost costs price prices pricing priced expensive cheap cheaper cheapest fee fees charge custa custam custo "
+    "preço preços preco precos valor cuesta cuestan cuánto cuanto cuánta precio precios coûte coute combien prix "
+    "tarif tarifs kostet kosten preis preise".split()
+)
+
+
+def _price_terms(text: str, *, question: bool) -> list[str]:
+    if question:
+        lowered = text.lower()
+        asked = bool(_PRICE_WORDS & set(words(lowered))) or "how much" in lowered or "quanto" in lowered
+        return [PRICE] if asked else []
+    return [PRICE] if _PRICE_IN_TEXT.search(text) else []
 
 
 @dataclass(frozen=True)
@@ -97,7 +116,7 @@ def _passages(agent: Agent) -> list[Passage]:
 
 
 def _passage_terms(passage: Passage) -> Counter:
-    words = terms(passage.text, passage.language)
+    words = terms(passage.text, passage.language) + _price_terms(passage.text, question=False)
     if passage.kind == KnowledgeEntry.Kind.FAQ:
         words += terms(passage.title, passage.language) * 2  # the question weighs double
     return Counter(words)
@@ -203,7 +222,8 @@ def _scores(index: _Index, query: str, language: str) -> list[Passage]:
         lang = passage.language or language
         if lang not in query_terms:
             # Stemmed like the passage; the query's own stopwords go too ("e", "ao" in Portuguese).
-            query_terms[lang] = list(dict.fromkeys(terms(query, lang, written_in=language)))
+            asked = terms(query, lang, written_in=language) + _price_terms(query, question=True)
+            query_terms[lang] = list(dict.fromkeys(asked))
         wanted = [_known(index, term) for term in query_terms[lang]]
         if not wanted:
             continue
