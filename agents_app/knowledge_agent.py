@@ -61,6 +61,8 @@ FOLLOW_UP_OPENERS = frozenset(
 )
 # A question of three words or fewer that matches nothing better than this on its own is read as a follow-up.
 IMPLICIT_FOLLOW_UP_BELOW = 0.30
+# ...and is answered from the previous turn's topic only when it scores at least this with that passage alone.
+IMPLICIT_FOLLOW_UP_LEAN = 0.20
 # How much of a customer's document goes into the query (the start says what it is).
 DOCUMENT_QUERY_CHARS = 400
 
@@ -330,15 +332,15 @@ def _confident(found: list[Passage], thresholds: Thresholds) -> bool:
     return (found[0].score >= thresholds.answer and lead >= thresholds.margin) or lead >= thresholds.clear_lead
 
 
-def _looks_like_follow_up(question: str, language: str, alone: float) -> bool:
-    """A question that leans on the one before: it points back ("how much is it?", "e ao domingo?", "what about
-    Sunday?"), or it is a few words that match nothing on their own ("the email never came")."""
+def _follow_up_kind(question: str, language: str, alone: float) -> str:
+    """'explicit' when the question points back ("how much is it?", "e ao domingo?", "what about Sunday?"),
+    'implicit' when it is a few words that match little on their own ("the email never came"), else ''."""
     said = [unaccent(w) for w in words(question)]
     if not said:
-        return False
+        return ""
     if said[0] in FOLLOW_UP_OPENERS or " ".join(said[:2]) in FOLLOW_UP_OPENERS or FOLLOW_UP_POINTERS & set(said):
-        return True
-    return len(terms(question, language)) <= 3 and alone < IMPLICIT_FOLLOW_UP_BELOW
+        return "explicit"
+    return "implicit" if len(terms(question, language)) <= 3 and alone < IMPLICIT_FOLLOW_UP_BELOW else ""
 
 
 def _answer(turn: _Turn, question: str) -> Reply:
@@ -346,12 +348,17 @@ def _answer(turn: _Turn, question: str) -> Reply:
     found = _search(turn, question, "alone")
     context = " ".join(filter(None, [turn.quoted, turn.previous_text]))
     alone = found[0].score if found else 0.0
-    if context and _looks_like_follow_up(question, turn.language, alone):
-        # Read with the quoted message and the previous question, it may say what it is about.
+    kind = _follow_up_kind(question, turn.language, alone) if context else ""
+    if kind:
+        # Read with the quoted message and the previous question, it may say what it is about. A question that
+        # does not point back must itself lean towards that answer: a short new question that matches nothing
+        # ("do you integrate with quickbooks?") is not about the previous topic.
         reading = _search(turn, f"{context} {question}", "with the previous turn")
-        if _confident(reading, thresholds) and reading[0].score >= alone + FOLLOW_UP_GAIN:
+        own = {p.key: p.score for p in found}
+        leaning = bool(reading) and (kind == "explicit" or own.get(reading[0].key, 0.0) >= IMPLICIT_FOLLOW_UP_LEAN)
+        if leaning and _confident(reading, thresholds) and reading[0].score >= alone + FOLLOW_UP_GAIN:
             return _answer_with(reading[0])
-        if reading and reading[0].key == turn.last_answer_key and reading[0].score >= thresholds.offer:
+        if leaning and reading[0].key == turn.last_answer_key and reading[0].score >= thresholds.offer:
             return _answer_with(reading[0])  # still about what the agent just answered: that passage again
     if _confident(found, thresholds):
         return _answer_with(found[0])
