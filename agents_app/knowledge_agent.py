@@ -59,9 +59,8 @@ FOLLOW_UP_POINTERS = frozenset(
 FOLLOW_UP_OPENERS = frozenset(
     ["and", "also", "what about", "how about", "and if", "y", "e", "et", "und", "tambien", "tambem", "aussi", "auch"]
 )
-# A question of three words or fewer that matches nothing better than this on its own is read as a follow-up.
-IMPLICIT_FOLLOW_UP_BELOW = 0.30
-# ...and is answered from the previous turn's topic only when it scores at least this with that passage alone.
+# A question of three words or fewer not answered on its own is read as a follow-up too, and is answered from
+# the previous turn's topic only when it scores at least this with that passage alone.
 IMPLICIT_FOLLOW_UP_LEAN = 0.20
 # How much of a customer's document goes into the query (the start says what it is).
 DOCUMENT_QUERY_CHARS = 400
@@ -188,8 +187,9 @@ def _turn_context(agent: Agent, conversation, messages: list, text: str) -> _Tur
         .exclude(message_type="reaction")
         .order_by("-timestamp", "-pk")[:12]
     )
+    # The previous question: the last thing the customer said that was not small talk ("thanks!").
     previous_text = next(
-        (_said(m) for m in earlier if m.direction == "in" and _said(m)),
+        (_said(m) for m in earlier if m.direction == "in" and _said(m) and not small_talk_kind(_said(m))),
         "",
     )
     last_answer = next((customer_text(m) for m in earlier if m.direction == "out" and m.message_type == "text"), "")
@@ -332,15 +332,15 @@ def _confident(found: list[Passage], thresholds: Thresholds) -> bool:
     return (found[0].score >= thresholds.answer and lead >= thresholds.margin) or lead >= thresholds.clear_lead
 
 
-def _follow_up_kind(question: str, language: str, alone: float) -> str:
+def _follow_up_kind(question: str, language: str, sure_alone: bool) -> str:
     """'explicit' when the question points back ("how much is it?", "e ao domingo?", "what about Sunday?"),
-    'implicit' when it is a few words that match little on their own ("the email never came"), else ''."""
+    'implicit' when it is a few words that are not answered on their own ("the email never came"), else ''."""
     said = [unaccent(w) for w in words(question)]
     if not said:
         return ""
     if said[0] in FOLLOW_UP_OPENERS or " ".join(said[:2]) in FOLLOW_UP_OPENERS or FOLLOW_UP_POINTERS & set(said):
         return "explicit"
-    return "implicit" if len(terms(question, language)) <= 3 and alone < IMPLICIT_FOLLOW_UP_BELOW else ""
+    return "implicit" if len(terms(question, language)) <= 3 and not sure_alone else ""
 
 
 def _answer(turn: _Turn, question: str) -> Reply:
@@ -348,7 +348,7 @@ def _answer(turn: _Turn, question: str) -> Reply:
     found = _search(turn, question, "alone")
     context = " ".join(filter(None, [turn.quoted, turn.previous_text]))
     alone = found[0].score if found else 0.0
-    kind = _follow_up_kind(question, turn.language, alone) if context else ""
+    kind = _follow_up_kind(question, turn.language, _confident(found, thresholds)) if context else ""
     if kind:
         # Read with the quoted message and the previous question, it may say what it is about. A question that
         # does not point back must itself lean towards that answer: a short new question that matches nothing
