@@ -47,7 +47,7 @@ _STOPWORDS = {
 # than the function words, which neighbouring languages share ("a", "de", "que", "e").
 _TELLING = {
     "en": "hi hello hey thanks thank you please bye what when where how much does do is are can the my your ok okay "
-    "cheers got found great cool r ur u",
+    "cheers got found great cool r ur u good morning afternoon evening",
     "es": "hola gracias adiós adios buenas buenos días dias cuánto cuanto cuánta dónde donde cómo puedo quiero "
     "hacen envían envian tienen usted ustedes y el los las una persona hablar también vale",
     "pt": "olá ola oi obrigado obrigada tchau bom dia boa tarde noite quanto quanta onde como posso quero "

@@ -136,3 +136,20 @@ def test_retrieval_finds_a_paraphrase_that_shares_no_word_with_the_entry(shop_ag
     assert found[0].title == "How do I cancel my subscription?"
     settings.AGENT_KNOWLEDGE_EMBEDDINGS = False  # the words alone: nothing in common
     assert knowledge_search(agent=shop_agent, query=paraphrase, limit=1) == []
+
+
+def test_a_document_is_cut_at_paragraphs_and_sentences_without_its_title_or_orphan_fragments(shop_agent):
+    long_paragraph = " ".join(
+        f"Order number {n} ships from our Austin greenhouse within two business days of payment." for n in range(12)
+    )
+    body = f"Shipping policy\n\n{long_paragraph} Our team will confirm.\n\nGift cards never expire."
+    KnowledgeEntry.objects.create(
+        agent=shop_agent, kind=KnowledgeEntry.Kind.DOCUMENT, title="Shipping policy", body=body
+    )
+    found = knowledge_search(agent=shop_agent, query="order number ships from the greenhouse", limit=10)
+    passages = [p.text for p in found if p.title == "Shipping policy"]
+    assert passages and all(not text.startswith("Shipping policy") for text in passages)
+    assert all(text.endswith(".") and text[0].isupper() for text in passages)
+    assert all(len(text) <= 600 + 80 for text in passages)
+    assert not any(text == "Our team will confirm." for text in passages)
+    assert any(text.endswith("Our team will confirm.") for text in passages)
