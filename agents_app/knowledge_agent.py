@@ -118,9 +118,11 @@ class _Turn:
     name: str
     first_contact: bool
     previous_text: str = ""
-    last_answer: str = ""
+    # The passage the agent answered from last ("entry.index"): a follow-up still about it gets it again.
     last_answer_key: str = ""
     quoted: str = ""
+    # The languages the agent's knowledge is written in.
+    languages: frozenset[str] = frozenset()
     steps: list[dict] = field(default_factory=list)
 
     def say(self, key: str, **values: str) -> str:
@@ -164,7 +166,7 @@ def knowledge_reply(*, agent: Agent, conversation, messages: list) -> Reply:
     if not question:
         return Reply(parts + [turn.offer_human(turn.say("offer_human"))])
 
-    if turn.language and turn.language not in knowledge_languages(agent=agent):
+    if turn.language and turn.language not in turn.languages:
         found = knowledge_search(agent=agent, query=question, limit=1, language=turn.language)
         about = f' The closest knowledge: "{found[0].title}".' if found else ""
         return Reply(
@@ -192,17 +194,16 @@ def _turn_context(agent: Agent, conversation, messages: list, text: str) -> _Tur
         (_said(m) for m in earlier if m.direction == "in" and _said(m) and not small_talk_kind(_said(m))),
         "",
     )
-    last_answer = next((customer_text(m) for m in earlier if m.direction == "out" and m.message_type == "text"), "")
     quoted = ""
     for message in messages:
         if message.reply_to_id and message.reply_to is not None:
             quoted = _said(message.reply_to) or _interactive_body(message.reply_to)
+    spoken = knowledge_languages(agent=agent)
     language = language_guess(text)
     previous_language = next((language_guess(_said(m)) for m in earlier if m.direction == "in" and _said(m)), "")
     if previous_language and (not language or (language == "en" and len(words(text)) <= 2)):
         language = previous_language  # "ok" or "😊" says nothing; the conversation's language holds
     if not language:
-        spoken = knowledge_languages(agent=agent)
         language = "en" if "en" in spoken or not spoken else sorted(spoken)[0]
     return _Turn(
         agent=agent,
@@ -210,11 +211,12 @@ def _turn_context(agent: Agent, conversation, messages: list, text: str) -> _Tur
         text=text,
         language=language,
         name=(conversation.contact.profile_name or "").split(" ")[0],
-        first_contact=not conversation.messages.filter(direction="out").exists(),
+        first_contact=not any(m.direction == "out" for m in earlier)
+        and not conversation.messages.filter(direction="out").exists(),
         previous_text=previous_text,
-        last_answer=last_answer,
         last_answer_key=_last_answer_key(conversation),
         quoted=quoted,
+        languages=spoken,
     )
 
 
@@ -301,8 +303,7 @@ def _small_talk_parts(turn: _Turn, kind: str) -> list[tuple[str, dict]]:
 def _search(turn: _Turn, query: str, label: str) -> list[Passage]:
     started = time.monotonic()
     found = knowledge_search(agent=turn.agent, query=query, limit=6, language=turn.language)
-    languages = knowledge_languages(agent=turn.agent)
-    if turn.language in languages:
+    if turn.language in turn.languages:
         # The customer's language is in the knowledge: answers come from passages written in it.
         found = [p for p in found if p.language in (turn.language, "")]
     turn.steps.append(
