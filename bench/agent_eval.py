@@ -82,6 +82,8 @@ class Outcome:
     handed_off: bool = False
     # What the agent looked up (its run's steps), shown with --show to see why a turn went wrong.
     looked_up: list[str] = field(default_factory=list)
+    # The customer's message stored and the whole turn run (Celery eager), in ms.
+    turn_ms: float = 0.0
 
 
 def _norm(text: str) -> str:
@@ -184,7 +186,9 @@ def run_mode(*, label: str, embeddings: bool, businesses: list[dict]) -> list[Ou
             for index, data in enumerate(conversation_data["turns"]):
                 turn = Turn(business=business["business"], customer=conversation_data["customer"], index=index, **data)
                 mark = Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+                started = time.perf_counter()
                 _customer_sends(agent, user, turn)
+                turn_ms = (time.perf_counter() - started) * 1000
                 replies = list(
                     Message.objects.filter(
                         conversation=conversation, pk__gt=mark, direction="out", sender="agent"
@@ -194,6 +198,7 @@ def run_mode(*, label: str, embeddings: bool, businesses: list[dict]) -> list[Ou
                 handed_off = state == Conversation.State.WAITING_HUMAN
                 outcome = score(turn, business, replies, handed_off)
                 outcome.looked_up = _looked_up(conversation, mark)
+                outcome.turn_ms = turn_ms
                 outcomes.append(outcome)
                 time.sleep(0.001)  # strictly later timestamps for the next message
     return outcomes
@@ -264,6 +269,12 @@ def report(results: dict[str, list[Outcome]], show: str) -> None:
                 cells.append(f"{s['well'] * 100:3.0f}% / {s['wrong'] * 100:3.0f}% of {s['n']:3d}")
             print(f"  {key:32}" + "".join(f"{c:>22}" for c in cells))
         print()
+    cells = []
+    for label in labels:
+        timings = sorted(o.turn_ms for o in results[label])
+        cells.append(f"{timings[len(timings) // 2]:.1f} / {timings[int(len(timings) * 0.9)]:.1f}")
+    print(f"{'turn ms, p50 / p90 (whole turn)':34}" + "".join(f"{c:>22}" for c in cells))
+    print()
     for label in labels:
         s = summary(results[label])
         verdict = "PASS" if s["well"] >= TARGET_WELL and s["wrong"] <= TARGET_WRONG else "MISS"

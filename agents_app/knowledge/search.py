@@ -93,6 +93,8 @@ class _Index:
     vectors: np.ndarray | None = None
     owners: np.ndarray | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Query words the knowledge does not have, and the word one typo away that it has (or the word itself).
+    typos: dict[str, str] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
@@ -192,13 +194,23 @@ def knowledge_search(*, agent: Agent, query: str, limit: int = 3, language: str 
 
 
 def _known(index: _Index, term: str) -> str:
-    """`term`, or the knowledge's word one typo away from it ("ordr" for "order", "acount" for "account")."""
+    """`term`, or the knowledge's word one typo away from it ("ordr" for "order", "acount" for "account"); the
+    first letter is taken as typed. Remembered per index."""
     if term in index.idf or len(term) < 4:
         return term
-    for known in index.idf:
-        if abs(len(known) - len(term)) <= 1 and len(known) >= 4 and _one_edit(term, known):
-            return known
-    return term
+    if term not in index.typos:
+        index.typos[term] = next(
+            (
+                known
+                for known in index.idf
+                if known[:1] == term[:1]
+                and abs(len(known) - len(term)) <= 1
+                and len(known) >= 4
+                and _one_edit(term, known)
+            ),
+            term,
+        )
+    return index.typos[term]
 
 
 def _one_edit(a: str, b: str) -> bool:
