@@ -166,7 +166,7 @@ def knowledge_reply(*, agent: Agent, conversation, messages: list) -> Reply:
     if not question:
         return Reply(parts + [turn.offer_human(turn.say("offer_human"))])
 
-    if turn.language and turn.language not in turn.languages:
+    if turn.languages and turn.language and turn.language not in turn.languages:
         found = knowledge_search(agent=agent, query=question, limit=1, language=turn.language)
         about = f' The closest knowledge: "{found[0].title}".' if found else ""
         return Reply(

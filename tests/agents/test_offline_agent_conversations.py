@@ -153,3 +153,14 @@ def test_a_document_is_cut_at_paragraphs_and_sentences_without_its_title_or_orph
     assert all(len(text) <= 600 + 80 for text in passages)
     assert not any(text == "Our team will confirm." for text in passages)
     assert any(text.endswith("Our team will confirm.") for text in passages)
+
+
+def test_an_agent_with_no_knowledge_yet_says_so_and_offers_a_person(sandbox, shop_agent):
+    KnowledgeEntry.objects.filter(agent=shop_agent).delete()
+    replies = _turn(sandbox, "Do you ship to Canada?")
+    assert [_shown(m) for m in replies] == [
+        "Hi Sheena! 👋 I'm Shrubby from Lucky Shrub.",
+        "I'm not sure I have the answer to that 🤔",
+        "Would you like me to bring in a teammate?",
+    ]
+    assert Conversation.objects.get(pk=sandbox.conversation.pk).state == "agent"
