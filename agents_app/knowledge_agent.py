@@ -53,8 +53,8 @@ BM25_ONLY = Thresholds(answer=0.50, offer=0.30, margin=0.08, clear_lead=0.20)
 FOLLOW_UP_GAIN = 0.05
 # Words that make a question lean on the previous turn: it points back, or it opens with "and"/"what about".
 FOLLOW_UP_POINTERS = frozenset(
-    "it its that this those these them they isso isto esse essa ele ela eso esto ese esa "
-    "ello lo la ca cela celui celle es das dies dieser diese".split()
+    # Not the words that are also articles ("la", "das"): a new question is full of them.
+    "it its that this those these them they isso isto esse essa eso esto ese esa ello ca cela dies dieser diese".split()
 )
 FOLLOW_UP_OPENERS = frozenset(
     ["and", "also", "what about", "how about", "and if", "y", "e", "et", "und", "tambien", "tambem", "aussi", "auch"]
