@@ -234,7 +234,9 @@ def _scores(index: _Index, query: str, language: str) -> list[Passage]:
         lang = passage.language or language
         if lang not in query_terms:
             # Stemmed like the passage; the query's own stopwords go too ("e", "ao" in Portuguese).
-            asked = terms(query, lang, written_in=language) + _price_terms(query, question=True)
+            # A price word becomes the price marker and nothing else: "custa" is not a topic the knowledge lacks.
+            plain = " ".join(w for w in words(query) if w not in _PRICE_WORDS)
+            asked = terms(plain, lang, written_in=language) + _price_terms(query, question=True)
             query_terms[lang] = list(dict.fromkeys(asked))
         wanted = [_known(index, term) for term in query_terms[lang]]
         if not wanted:
