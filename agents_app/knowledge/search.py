@@ -188,8 +188,9 @@ def knowledge_search(*, agent: Agent, query: str, limit: int = 3, language: str 
     if not index.passages or not query.strip():
         return []
     language = language or language_guess(query)
-    scored = _scores(index, query, language)
-    ranked = sorted(scored, key=lambda p: p.bm25 if not embeddings_enabled() else p.score, reverse=True)
+    hybrid = embeddings_enabled()
+    scored = _scores(index, query, language, hybrid=hybrid)
+    ranked = sorted(scored, key=lambda p: p.score if hybrid else p.bm25, reverse=True)
     return [p for p in ranked if p.score > 0][:limit]
 
 
@@ -224,7 +225,7 @@ def _one_edit(a: str, b: str) -> bool:
     return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
-def _scores(index: _Index, query: str, language: str) -> list[Passage]:
+def _scores(index: _Index, query: str, language: str, *, hybrid: bool) -> list[Passage]:
     n = len(index.passages)
     bm25 = np.zeros(n, dtype=np.float32)
     coverage = np.zeros(n, dtype=np.float32)
@@ -237,8 +238,8 @@ def _scores(index: _Index, query: str, language: str) -> list[Passage]:
             # A price word becomes the price marker and nothing else: "custa" is not a topic the knowledge lacks.
             plain = " ".join(w for w in words(query) if w not in _PRICE_WORDS)
             asked = terms(plain, lang, written_in=language) + _price_terms(query, question=True)
-            query_terms[lang] = list(dict.fromkeys(asked))
-        wanted = [_known(index, term) for term in query_terms[lang]]
+            query_terms[lang] = [_known(index, term) for term in dict.fromkeys(asked)]
+        wanted = query_terms[lang]
         if not wanted:
             continue
         counts = index.terms[position]
@@ -253,7 +254,7 @@ def _scores(index: _Index, query: str, language: str) -> list[Passage]:
                 bm25[position] += weight * tf * (BM25_K1 + 1) / (tf + norm)
         coverage[position] = covered / total if total else 0.0
     cosine = np.zeros(n, dtype=np.float32)
-    if embeddings_enabled():
+    if hybrid:
         vectors, owners = _vectors(index)
         similarity = vectors @ embed([query])[0]
         np.maximum.at(cosine, owners, similarity)
