@@ -2,12 +2,15 @@
 
 Each FAQ entry is one passage (its question is its title); each document is cut into passages
 (`passages.py`). A query is scored against every passage three ways:
-- BM25 over stemmed, stopword-free words, the query stemmed in each passage's language;
+- BM25 over stemmed, stopword-free words, the query stemmed in each passage's language; a query word one
+  typo away from a word of the knowledge counts as that word, and a price question ("how much", "custa")
+  matches any passage with a price in it;
 - coverage: the share of the query's words (weighted by how rare they are in this knowledge) that the
   passage holds. A word the knowledge never uses counts as uncovered, so "do you integrate with
   quickbooks?" covers little of anything even where "integrate" would match;
-- with embeddings on (the default; AGENT_KNOWLEDGE_EMBEDDINGS), the cosine between the query's
-  embedding and the passage's (for an FAQ entry, the best of its question, its answer and both).
+- with embeddings on (the default; AGENT_KNOWLEDGE_EMBEDDINGS), the best cosine between the query's
+  embedding and the passage's: the whole passage, each of its sentences, and for an FAQ entry its
+  question and its question with the answer.
 
 `score` is a confidence in [0, 1] that the passage answers the query: coverage alone with BM25 only,
 else a blend of the cosine and the coverage. BM25 orders candidates in the BM25-only mode. The
