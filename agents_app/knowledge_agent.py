@@ -271,7 +271,9 @@ def _media_parts(turn: _Turn, media: list) -> tuple[list[tuple[str, dict]], str,
     kinds = {m.message_type for m in media}
     kind = media_kind(turn.language, media[-1].message_type)
     if read and kinds == {"document"}:
-        parts = [("text", text_content(turn.say("document_read", name=_comma(turn.name))))]
+        # With a question, the answer follows; without one, the agent asks what the customer wants to know.
+        key = "document_noted" if turn.text else "document_read"
+        parts = [("text", text_content(turn.say(key, name=_comma(turn.name))))]
     else:
         parts = [("text", text_content(turn.say("media_thanks", kind=kind, name=_comma(turn.name))))]
     if unreadable:

@@ -50,6 +50,7 @@ PHRASES = {
         "please_type": "I can't listen to voice notes myself: could you type your question?",
         "cannot_read": "I couldn't read it: could you type what you need?",
         "document_read": "Thanks for the document{name}! 📄 What would you like to know about it?",
+        "document_noted": "Thanks for the document{name}! 📄 I've read it.",
         "take_a_look": "Would you like a teammate to take a look?",
         "kinds": {
             "image": "photo",
@@ -79,6 +80,7 @@ PHRASES = {
         "please_type": "No puedo escuchar notas de voz: ¿puedes escribir tu pregunta?",
         "cannot_read": "No pude leerlo: ¿puedes escribir lo que necesitas?",
         "document_read": "¡Gracias por el documento{name}! 📄 ¿Qué quieres saber sobre él?",
+        "document_noted": "¡Gracias por el documento{name}! 📄 Ya lo he leído.",
         "take_a_look": "¿Quieres que una persona del equipo lo revise?",
         "kinds": {
             "image": "la foto",
@@ -108,6 +110,7 @@ PHRASES = {
         "please_type": "Não consigo ouvir mensagens de voz: pode escrever a sua pergunta?",
         "cannot_read": "Não consegui lê-lo: pode escrever o que precisa?",
         "document_read": "Obrigado pelo documento{name}! 📄 O que gostaria de saber sobre ele?",
+        "document_noted": "Obrigado pelo documento{name}! 📄 Já o li.",
         "take_a_look": "Quer que um colega da equipa veja?",
         "kinds": {
             "image": "a foto",
@@ -137,6 +140,7 @@ PHRASES = {
         "please_type": "Je ne peux pas écouter les messages vocaux : pouvez-vous écrire votre question ?",
         "cannot_read": "Je n'ai pas pu le lire : pouvez-vous écrire ce dont vous avez besoin ?",
         "document_read": "Merci pour le document{name} ! 📄 Que voulez-vous savoir à son sujet ?",
+        "document_noted": "Merci pour le document{name} ! 📄 Je l'ai lu.",
         "take_a_look": "Voulez-vous qu'un membre de l'équipe y jette un œil ?",
         "kinds": {
             "image": "la photo",
@@ -166,6 +170,7 @@ PHRASES = {
         "please_type": "Sprachnachrichten kann ich nicht anhören: Könnten Sie Ihre Frage tippen?",
         "cannot_read": "Ich konnte es nicht lesen: Könnten Sie tippen, was Sie brauchen?",
         "document_read": "Danke für das Dokument{name}! 📄 Was möchten Sie dazu wissen?",
+        "document_noted": "Danke für das Dokument{name}! 📄 Ich habe es gelesen.",
         "take_a_look": "Soll sich jemand aus dem Team das ansehen?",
         "kinds": {
             "image": "das Foto",

@@ -164,3 +164,23 @@ def test_an_agent_with_no_knowledge_yet_says_so_and_offers_a_person(sandbox, sho
         "Would you like me to bring in a teammate?",
     ]
     assert Conversation.objects.get(pk=sandbox.conversation.pk).state == "agent"
+
+
+def test_a_voice_note_it_cannot_hear_is_acknowledged_and_the_customer_asked_to_type(sandbox, shop_agent):
+    mark = _mark()
+    _say(sandbox, "audio", {"data": b"OggS\x00\x02" + bytes(200), "mime_type": "audio/ogg; codecs=opus", "voice": True})
+    wait_until(lambda: Message.objects.filter(direction="in", pk__gt=mark, handled_at__isnull=False).exists())
+    assert [_shown(m) for m in _replies_after(mark)] == [
+        "Thanks for the voice note, Sheena! 📎",
+        "I can't listen to voice notes myself: could you type your question?",
+    ]
+
+
+def test_a_document_sent_with_a_question_is_read_and_the_question_answered_with_it(sandbox, shop_agent):
+    mark = _mark()
+    order = b"Order 4411 for Sheena Nelson: 2 Boston ferns, shipping to Toronto, Canada."
+    _say(
+        sandbox, "document", {"data": order, "mime_type": "text/plain", "filename": "order.txt", "caption": "how much?"}
+    )
+    wait_until(lambda: Message.objects.filter(direction="in", pk__gt=mark, handled_at__isnull=False).exists())
+    assert [_shown(m) for m in _replies_after(mark)] == ["Thanks for the document, Sheena! 📄 I've read it.", CANADA]
