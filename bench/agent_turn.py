@@ -9,8 +9,9 @@ turn is the platform's own code path with no broker in it. Per turn it measures 
 the inbound `messaging_app.Message.created_at` to the emulator's `SendRequest.created_at` of the
 first reply, for the offline knowledge-base agent and for a model agent, with debounce 0. It
 prints percentiles, a breakdown and PASS/MISS, exits 0 (a benchmark reports, it does not gate;
-130 on Ctrl-C), and drops the database at the end, also on Ctrl-C or an error. bench/README.md
-explains the figures.
+130 on Ctrl-C), and drops the database at the end, also on Ctrl-C or an error. Last, it times the
+knowledge-base agent's search with and without its sentence embeddings (what they add to a turn,
+PASS under 50 ms at p50). bench/README.md explains the figures.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ sys.path.insert(0, str(BASE_DIR))  # `python bench/agent_turn.py` puts bench/ fi
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 TARGET_P50_MS = 100.0
+TARGET_EMBEDDING_MS = 50.0  # what the offline agent's sentence embeddings may add to a turn, at p50
 SERVER_THREADS = 8  # as many as the webhook bench's gunicorn (2 workers x 4 threads)
 APP_SECRET = "agent-bench-app-secret"
 ACCESS_TOKEN = "agent-bench-access-token"
@@ -594,6 +596,45 @@ def report(results: list[Result], args: argparse.Namespace, cores: int) -> None:
     )
 
 
+def embedding_cost(*, agent, repeats: int = 40) -> None:
+    """What the sentence embeddings add to a turn's knowledge lookup: the same searches with them and without.
+
+    The offline agent runs one search per turn (two when it reads a follow-up with the previous question); each
+    embeds the query once. The passages are embedded once per version of the knowledge, timed here as the cold
+    first search after the cached index is dropped.
+    """
+    from django.test import override_settings
+
+    from agents_app.knowledge import knowledge_search
+    from agents_app.knowledge.search import _indexes
+
+    _indexes.pop(agent.pk, None)
+    started = time.perf_counter()
+    knowledge_search(agent=agent, query=QUESTIONS[0])
+    cold_ms = (time.perf_counter() - started) * 1000
+    timings: dict[bool, list[float]] = {True: [], False: []}
+    for n in range(repeats * len(QUESTIONS)):
+        question = QUESTIONS[n % len(QUESTIONS)]
+        for embeddings in (False, True):
+            with override_settings(AGENT_KNOWLEDGE_EMBEDDINGS=embeddings):
+                started = time.perf_counter()
+                knowledge_search(agent=agent, query=question)
+                timings[embeddings].append((time.perf_counter() - started) * 1000)
+    added = [with_ - without for with_, without in zip(timings[True], timings[False], strict=True)]
+    print()
+    print(
+        f"knowledge search, {len(added)} queries: BM25 only p50 {_fmt(percentile(timings[False], 50), 2)} ms, "
+        f"hybrid p50 {_fmt(percentile(timings[True], 50), 2)} ms (p90 {_fmt(percentile(timings[True], 90), 2)} ms); "
+        f"the embeddings add p50 {_fmt(percentile(added, 50), 2)} ms, p90 {_fmt(percentile(added, 90), 2)} ms per "
+        f"search; first search of a knowledge version (passages embedded) {_fmt(cold_ms)} ms"
+    )
+    p50 = percentile(added, 50)
+    print(
+        f"{'PASS' if p50 < TARGET_EMBEDDING_MS else 'MISS'}  embeddings add < {TARGET_EMBEDDING_MS:.0f} ms per turn "
+        f"at p50 (got {_fmt(p50, 2)} ms per search)"
+    )
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 
@@ -731,6 +772,7 @@ def main() -> int:
             bench.run(label="openai loopback", number=model_number),
         ]
         report(results, args, cores)
+        embedding_cost(agent=knowledge_agent)
         if args.profile:
             bench.profile(label="knowledge_base", number=knowledge_number, turns=args.profile)
             bench.profile(label="openai loopback", number=model_number, turns=args.profile)

@@ -539,6 +539,9 @@ WHATSAPP_INBOUND_STALE_SECONDS = env.int("WHATSAPP_INBOUND_STALE_SECONDS", defau
 # An agent turn holds its conversation for this long, renewed before each model call; a lease that lapses
 # means the turn's worker died, and the turn is answered again.
 AGENT_TURN_LEASE_SECONDS = env.int("AGENT_TURN_LEASE_SECONDS", default=120)
+# Knowledge retrieval blends BM25 with a multilingual sentence-embedding model shipped in a wheel
+# (agents_app/knowledge/embeddings.py); false: BM25 alone (bench/agent_eval.py compares the two).
+AGENT_KNOWLEDGE_EMBEDDINGS = env_bool("AGENT_KNOWLEDGE_EMBEDDINGS", default=True)
 
 # --- Platform --------------------------------------------------------------------------
 # Hosts (`name` or `name:port`) an agent's HTTP tools may reach although they resolve to a
