@@ -2,6 +2,7 @@
 
 import io
 import logging
+import re
 import shlex
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ REQUEST_LINE = f"GET /invitations/{TOKEN}/ HTTP/1.1"
 def _procfile_gunicorn_config(access_log: Path) -> Config:
     """gunicorn's configuration as the Procfile's web process gets it, with the access log sent to a file."""
     web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    web = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: m[2], web)  # ${WEB_WORKERS:-2}: the default, as sh reads it
     argv = shlex.split(web.removeprefix("web:"))
     argv = argv[next(i for i, word in enumerate(argv) if word.endswith("gunicorn")) + 1 :]
     config = Config()
@@ -57,13 +59,17 @@ def test_runservers_access_log_masks_an_invitation_token():
     server_log = logging.getLogger("django.server")
     handlers = [h for h in server_log.handlers if isinstance(h, logging.StreamHandler)]
     assert handlers, "runserver's access log has a handler"
-    streams = [(handler, handler.setStream(io.StringIO())) for handler in handlers]
+    # Swapped without setStream, which flushes the stream it replaces: the handler may still hold an earlier
+    # test's captured stderr, closed since.
+    streams = [(handler, handler.stream) for handler in handlers]
+    for handler in handlers:
+        handler.stream = io.StringIO()
     try:
         server_log.info('"%s" %s %s', REQUEST_LINE, "302", "0")
         written = "".join(handler.stream.getvalue() for handler, _ in streams)
     finally:
         for handler, original in streams:
-            handler.setStream(original)
+            handler.stream = original
     assert "/invitations/[redacted]/" in written
     assert TOKEN not in written
 
