@@ -6,7 +6,7 @@ import uuid
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents_app.models import MIN_PROMPT_TOKEN_BUDGET, Agent, AgentRun, KnowledgeEntry
+from agents_app.models import MIN_PROMPT_TOKEN_BUDGET, Agent, KnowledgeEntry
 from agents_app.prompts import WHATSAPP_STYLE_GUIDE, instructions_for
 from audit_app.services import audit_diff, audit_record, audit_stored_snapshot
 from whatsapp_platform.errors import Conflict, InvalidInput
@@ -177,14 +177,6 @@ def knowledge_document_add(*, agent: Agent, filename: str, content: bytes) -> Kn
 
 def knowledge_remove(*, agent: Agent, entry_id: int) -> None:
     KnowledgeEntry.objects.filter(agent=agent, pk=entry_id).delete()
-
-
-def agent_turn_run(*, conversation, messages: list, run: AgentRun | None = None):
-    """The assigned agent answers a burst of customer messages (see agents_app.turns); `run` resumes an
-    interrupted turn."""
-    from agents_app.turns import agent_turn_run as turn_run
-
-    return turn_run(conversation=conversation, messages=messages, run=run)
 
 
 # --- The agent test console: the same runtime, with a person in the browser as the customer ----

@@ -5,7 +5,8 @@ import smtplib
 
 from celery import shared_task
 
-from messaging_app.services import business_hours, downstream, handoff, inbound, media, outbound, privacy, webhooks
+from agents_app import replies
+from messaging_app.services import business_hours, handoff, inbound, media, outbound, privacy, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def business_hours_openings() -> None:
 
 @shared_task(name="messaging.conversation_inbound_handle", ignore_result=True)
 def conversation_inbound_handle(conversation_id: int) -> None:
-    downstream.conversation_inbound_handle(conversation_id=conversation_id)
+    replies.conversation_inbound_handle(conversation_id=conversation_id)
 
 
 @shared_task(

@@ -40,6 +40,7 @@ from messaging_app.hours import (  # noqa: F401 (callers read the time maths fro
 )
 from messaging_app.models import BusinessHours, BusinessHoursRange, ClosedDate, Conversation, Message
 from messaging_app.selectors import business_hours_of_conversation
+from messaging_app.services.handoff import conversation_handoff
 from whatsapp_platform.errors import InvalidInput, PlatformError
 
 logger = logging.getLogger(__name__)
@@ -399,8 +400,6 @@ def business_hours_inbound_apply(*, conversation: Conversation, now: datetime) -
         _away_send(hours, conversation, period=period, now=now)
     if hours.mode == BusinessHours.Mode.AWAY_WAIT:
         if conversation.state == Conversation.State.AGENT:
-            from messaging_app.services.handoff import conversation_handoff
-
             back = business_hours_display(business_hours_next_open(schedule, now), schedule.tz, now=now)
             conversation_handoff(
                 conversation=conversation, reason=f"Wrote outside business hours; waits for the team (back {back})."

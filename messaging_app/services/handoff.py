@@ -21,16 +21,17 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from messaging_app.models import BusinessHours, Conversation, Message
-from messaging_app.selectors import business_hours_of_conversation
-from messaging_app.services.business_hours import (
+from messaging_app.hours import (
     business_hours_closed_since,
     business_hours_next_open,
     business_hours_open_at,
     schedule_of,
 )
+from messaging_app.models import BusinessHours, Conversation, Message
+from messaging_app.selectors import business_hours_of_conversation
 from messaging_app.services.outbound import message_send
 from whatsapp_platform.errors import PlatformError
+from whatsapp_platform.task_queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -138,9 +139,7 @@ def conversation_handoff(*, conversation: Conversation, reason: str, language: s
     conversation_event_emit(type="conversation.handoff", conversation=conversation, reason=reason)
     # A handoff in an agent's test console is the tester's own chat: nobody else needs telling.
     if conversation.workspace.notify_handoff_by_email and conversation.channel.provider != "test_console":
-        from messaging_app import tasks  # tasks import services
-
-        transaction.on_commit(lambda: tasks.handoff_notify.delay(conversation.pk, reason[:1000]))
+        transaction.on_commit(lambda: task_enqueue("messaging.handoff_notify", conversation.pk, reason[:1000]))
     return conversation
 
 

@@ -128,7 +128,7 @@ def test_outside_the_window_the_agent_never_tries(sandbox, shop_agent):
 
     from django.utils import timezone
 
-    from messaging_app.services.downstream import conversation_inbound_handle
+    from agents_app.replies import conversation_inbound_handle
 
     inbound = Message.objects.filter(direction="in").latest("pk")
     Message.objects.filter(pk=inbound.pk).update(handled_at=None)

@@ -5,8 +5,8 @@ import pytest
 from django.utils import timezone
 
 from agents_app.models import AgentRun, KnowledgeEntry
+from agents_app.replies import conversation_inbound_handle
 from messaging_app.models import Conversation, Message
-from messaging_app.services.downstream import conversation_inbound_handle
 from messaging_app.services.outbound import message_send
 from tests.factories import AgentFactory
 

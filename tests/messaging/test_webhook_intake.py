@@ -136,7 +136,7 @@ def _text_at(wamid: str, body: str, timestamp: int) -> bytes:
 
 
 def test_messages_whose_webhooks_race_are_handled_in_the_customers_order(deliver, channel):
-    from messaging_app.services.downstream import conversation_inbound_handle
+    from agents_app.replies import conversation_inbound_handle
 
     deliver(_text_at("wamid.second", "second", 1764000100))
     deliver(_text_at("wamid.first", "first", 1764000050))
