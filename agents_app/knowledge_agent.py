@@ -28,11 +28,11 @@ from agents_app.knowledge.language import terms, unaccent, words
 from agents_app.knowledge.small_talk import media_kind, phrase, small_talk_kind
 from agents_app.media_understanding import media_understanding
 from agents_app.models import Agent, AgentRun
+from channels_app.whatsapp.payloads import MEDIA_KINDS as MEDIA_TYPES
 from channels_app.whatsapp.payloads import buttons_content, list_content, text_content
 
 HANDOFF_ID = "handoff_request"
 ENTRY_PREFIX = "kb:"
-MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from agents_app.prompt_budget import document_recalled, prompt_fit
 from agents_app.prompts import ESCALATION_RULES, NO_KNOWLEDGE, PLATFORM_RULES, prompt_language, prompt_now
 from agents_app.reply_shaping import BUBBLES_PER_ANSWER, MORE_PREFIX, answer_shape, bubbles_pack
 from agents_app.tools import agent_tool_specs, http_tool_run
+from channels_app.whatsapp.payloads import MEDIA_KINDS as MEDIA_TYPES
 from channels_app.whatsapp.payloads import text_content
 from whatsapp_platform.db import connection_lend
 from whatsapp_platform.errors import PlatformError
@@ -512,12 +513,9 @@ def _earlier_lookups(conversation, *, since) -> list[tuple]:
     return notes
 
 
-MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
-
-
 def _describe(message) -> str:
     content = message.content if isinstance(message.content, dict) else {}
-    if message.message_type in ("image", "video", "audio", "document", "sticker"):
+    if message.message_type in MEDIA_TYPES:
         name = content.get("filename") or message.message_type
         return f"[{message.message_type}: {name}, {message.media_mime_type or 'unknown type'}]"
     if message.message_type == "location":

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from channels_app.whatsapp.payloads import MEDIA_KINDS as MEDIA_TYPES
+
 VARIABLE = re.compile(r"\{\{\s*([^{}\s]*)\s*\}\}")
-MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 MEDIA_LABELS = {"image": "📷 Photo", "video": "🎥 Video", "audio": "🎵 Audio", "document": "📄 Document"}
 
 
