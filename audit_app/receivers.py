@@ -9,6 +9,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 
 from audit_app.services import Anonymous, audit_record, audit_record_for_user
+from workspaces_app.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -20,8 +21,6 @@ def _signed_in(sender, request, user, **kwargs) -> None:
 
 @receiver(user_login_failed, dispatch_uid="audit_app.sign_in_failed")
 def _sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
-    from workspaces_app.models import User
-
     claimed = str(credentials.get("email") or credentials.get("username") or credentials.get("login") or "")[:254]
     user = User.objects.filter(email__iexact=claimed).first() if claimed else None
     actions = ["auth.sign_in_failed"]

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 
 from audit_app.models import AuditEntry
+from workspaces_app.models import ApiKey, Membership
 
 API_KEY_ACTOR_PREFIX = "api_key:"
 
@@ -52,8 +53,6 @@ def _actor_q(actor: str) -> Q:
 
 def audit_actor_choices(*, workspace) -> list[tuple[str, str]]:
     """Who can appear as an actor in the workspace's log: its members, its API keys, the system."""
-    from workspaces_app.models import ApiKey, Membership
-
     emails = (
         Membership.objects.filter(workspace=workspace).order_by("user__email").values_list("user__email", flat=True)
     )

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from audit_app.middleware import client_ip, current_request
 from audit_app.models import AuditEntry
 from whatsapp_platform.observability import request_id_var
+from workspaces_app.models import ApiKey, Membership, User
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +82,6 @@ def audit_record_for_user(*, action: str, user, actor=None, changes: dict | None
     Each workspace's log stays complete on its own, so its owners see their members' sign-ins.
     A person in no workspace gets one entry without a workspace. Returns how many were written.
     """
-    from workspaces_app.models import Membership
-
     workspace_ids = list(Membership.objects.filter(user=user).values_list("workspace_id", flat=True)) or [None]
     written = 0
     for workspace_id in workspace_ids:
@@ -169,8 +168,6 @@ def _workspace_id(workspace, target) -> int | None:
 
 
 def _actor_fields(actor, request) -> dict:
-    from workspaces_app.models import ApiKey, User
-
     if actor is None and request is not None:
         auth = getattr(request, "auth", None)  # DRF sets it on the Django request too
         user = getattr(request, "user", None)

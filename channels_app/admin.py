@@ -2,6 +2,9 @@ from django.contrib import admin, messages
 from django.db.models.functions import Length
 
 from channels_app.models import Channel, ChannelSetupEvent, MessageTemplate, TemplateSync, WebhookEvent
+from channels_app.services.templates import template_sync_request
+from messaging_app.selectors import headers_masked, webhook_payload_pretty
+from messaging_app.services.webhooks import webhook_event_reprocess
 from whatsapp_platform.admin_display import encrypted_fields, json_block
 from whatsapp_platform.errors import PlatformError
 from workspaces_app.admin_scoping import WorkspaceScopedAdmin
@@ -9,8 +12,6 @@ from workspaces_app.admin_scoping import WorkspaceScopedAdmin
 
 def _template_syncs_request(admin_view, request, channels) -> None:
     """One sync per WhatsApp Business Account among the channels (a channel of each account reads it)."""
-    from channels_app.services.templates import template_sync_request
-
     seen: set[str] = set()
     requested, refused = 0, []
     for channel in channels:
@@ -114,14 +115,10 @@ class WebhookEventAdmin(WorkspaceScopedAdmin):
 
     @admin.display(description="Headers")
     def headers_masked(self, obj) -> str:
-        from messaging_app.selectors import headers_masked
-
         return json_block(dict(headers_masked(obj.headers)))
 
     @admin.display(description="Body")
     def body_pretty(self, obj) -> str:
-        from messaging_app.selectors import webhook_payload_pretty
-
         text, _is_json = webhook_payload_pretty(obj.body)
         return json_block(text)
 
@@ -130,8 +127,6 @@ class WebhookEventAdmin(WorkspaceScopedAdmin):
 
     @admin.action(description="Reprocess the selected failed events", permissions=["change"])
     def reprocess(self, request, queryset):
-        from messaging_app.services.webhooks import webhook_event_reprocess
-
         if not request.user.is_superuser:
             queryset = queryset.filter(workspace_id__in=self._workspace_ids(request, "configure"))
         failed = list(queryset.filter(state=WebhookEvent.State.FAILED).values_list("pk", flat=True))

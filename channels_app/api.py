@@ -25,6 +25,7 @@ from channels_app.whatsapp.template_rules import (
     template_placeholders,
 )
 from messaging_app.conversations_api import IDEMPOTENCY_HEADER, api_send_once
+from messaging_app.models import Contact
 from messaging_app.services import template_sends
 from messaging_app.services.outbound import channel_test_message_send
 from whatsapp_platform.api import error_body
@@ -463,8 +464,6 @@ class TemplateSendApi(APIView):
         summary="Send the template (200 when an Idempotency-Key repeats an earlier send)",
     )
     def post(self, request, template_id):
-        from messaging_app.models import Contact
-
         template = _template_for(request, template_id)
         data = self.TemplateSendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,6 +1,7 @@
 from django import forms
 
 from agents_app.models import Agent
+from channels_app.whatsapp.payloads import PROFILE_VERTICALS as _VERTICALS
 
 
 class ChannelCreateForm(forms.Form):
@@ -57,8 +58,6 @@ class TestMessageForm(forms.Form):
 
 
 class BusinessProfileForm(forms.Form):
-    from channels_app.whatsapp.payloads import PROFILE_VERTICALS as _VERTICALS
-
     about = forms.CharField(max_length=139, required=False, help_text="Up to 139 characters, shown under the name.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=512, required=False)
     address = forms.CharField(max_length=256, required=False)

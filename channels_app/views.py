@@ -11,7 +11,13 @@ from django.views.decorators.http import require_POST
 
 from audit_app.services import audit_record
 from channels_app import services
-from channels_app.forms import ChannelCreateForm, ChannelSettingsForm, ManualConnectForm, TestMessageForm
+from channels_app.forms import (
+    BusinessProfileForm,
+    ChannelCreateForm,
+    ChannelSettingsForm,
+    ManualConnectForm,
+    TestMessageForm,
+)
 from channels_app.models import Channel, MessageTemplate, TemplateSync
 from channels_app.selectors import (
     channels_list,
@@ -24,6 +30,7 @@ from channels_app.selectors import (
     templates_list,
 )
 from channels_app.services import templates as template_services
+from channels_app.services.profile import ProfileError, business_profile_get, business_profile_update
 from channels_app.template_forms import TemplateCreateForm, TemplateSendForm
 from channels_app.whatsapp.template_rules import TemplateDefinitionInvalid, template_placeholders, template_preview
 from messaging_app.models import Contact, Conversation, Message
@@ -493,9 +500,6 @@ def template_picker(request):
 
 @workspace_member_required("view")
 def channel_profile(request, channel_id):
-    from channels_app.forms import BusinessProfileForm
-    from channels_app.services.profile import ProfileError, business_profile_get, business_profile_update
-
     channel = _channel(request, channel_id)
     if channel.status != Channel.Status.ACTIVE:
         messages.error(request, "Connect the channel before editing its WhatsApp profile.")

@@ -17,6 +17,16 @@ from messaging_app.models import (
     Message,
     StatusReceipt,
 )
+from messaging_app.selectors import contact_export_document
+from messaging_app.services.contact_admin import (
+    MAX_ATTRIBUTES,
+    MAX_TAGS,
+    contact_attributes_clean,
+    contact_block,
+    contact_tags_clean,
+    contact_unblock,
+)
+from messaging_app.services.resend import message_resend
 from whatsapp_platform.admin_display import json_block
 from whatsapp_platform.errors import InvalidInput, PlatformError
 from workspaces_app.admin_scoping import WorkspaceScopedAdmin
@@ -43,8 +53,6 @@ class ContactAdminForm(forms.ModelForm):
         fields = ["wa_id", "user_id", "parent_user_id", "username", "profile_name", "tags", "attributes"]
 
     def clean_tags(self):
-        from messaging_app.services.contact_admin import MAX_TAGS, contact_tags_clean
-
         try:
             tags = contact_tags_clean(self.cleaned_data.get("tags") or [])
         except InvalidInput as exc:
@@ -54,8 +62,6 @@ class ContactAdminForm(forms.ModelForm):
         return tags
 
     def clean_attributes(self):
-        from messaging_app.services.contact_admin import MAX_ATTRIBUTES, contact_attributes_clean
-
         try:
             attributes = contact_attributes_clean(self.cleaned_data.get("attributes") or {})
         except InvalidInput as exc:
@@ -115,8 +121,6 @@ class ContactAdmin(WorkspaceScopedAdmin):
 
     @admin.action(description="Export the selected contacts' data (JSON)", permissions=["export"])
     def export_data(self, request, queryset):
-        from messaging_app.selectors import contact_export_document
-
         contacts = self._selected(request, queryset, "configure").select_related("channel").order_by("pk")
         document = {
             "exported_at": timezone.now().isoformat(),
@@ -130,8 +134,6 @@ class ContactAdmin(WorkspaceScopedAdmin):
 
     @admin.action(description="Block the selected contacts (no agent replies, no sends)", permissions=["block"])
     def block(self, request, queryset):
-        from messaging_app.services.contact_admin import contact_block
-
         contacts = list(self._selected(request, queryset, "reply"))
         for contact in contacts:
             contact_block(contact=contact, by=f"admin:{request.user.pk}")
@@ -139,8 +141,6 @@ class ContactAdmin(WorkspaceScopedAdmin):
 
     @admin.action(description="Unblock the selected contacts", permissions=["block"])
     def unblock(self, request, queryset):
-        from messaging_app.services.contact_admin import contact_unblock
-
         contacts = list(self._selected(request, queryset, "reply"))
         for contact in contacts:
             contact_unblock(contact=contact, by=f"admin:{request.user.pk}")
@@ -179,8 +179,6 @@ class MessageAdmin(WorkspaceScopedAdmin):
 
     @admin.action(description="Resend the selected failed messages (a new queued copy each)", permissions=["resend"])
     def resend(self, request, queryset):
-        from messaging_app.services.resend import message_resend
-
         if not request.user.is_superuser:
             queryset = queryset.filter(workspace_id__in=self._workspace_ids(request, "reply"))
         resent, refused = 0, []

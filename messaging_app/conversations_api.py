@@ -15,12 +15,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from channels_app.models import Channel
+from channels_app.whatsapp.payloads import PayloadInvalid, normalise_phone
 from messaging_app.models import Contact, Conversation, Message
 from messaging_app.selectors import inbox_filtered
 from messaging_app.services import conversations as conversation_services
+from messaging_app.services.contacts import contact_resolve, conversation_for_contact
 from messaging_app.services.handoff import conversation_hand_back
 from messaging_app.services.idempotency import idempotent_send, request_fingerprint
 from messaging_app.services.outbound import message_send
+from messaging_app.window import window_open
 from whatsapp_platform.api import CreatedCursorPagination
 from whatsapp_platform.errors import InvalidInput
 
@@ -78,8 +81,6 @@ class ConversationSerializer(serializers.ModelSerializer):
         return conversation.assigned_user.email if conversation.assigned_user else None
 
     def get_window_open(self, conversation) -> bool:
-        from messaging_app.window import window_open
-
         return window_open(conversation)
 
 
@@ -420,9 +421,6 @@ class MessageSendApi(APIView):
         examples=SEND_EXAMPLES,
     )
     def post(self, request):
-        from channels_app.whatsapp.payloads import PayloadInvalid, normalise_phone
-        from messaging_app.services.contacts import contact_resolve, conversation_for_contact
-
         data = NewConversationSendSerializer(data=_payload(request))
         data.is_valid(raise_exception=True)
         values = data.validated_data

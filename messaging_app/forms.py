@@ -5,6 +5,8 @@ import mimetypes
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from channels_app.models import Channel
+from messaging_app.models import Conversation
 from whatsapp_platform.images import ImageTooLarge, ImageUnreadable, image_open
 
 # WhatsApp refuses a customer file over 100 MB (131052).
@@ -88,9 +90,6 @@ class InboxFilterForm(forms.Form):
     unread = forms.BooleanField(required=False, label="Unread only")
 
     def __init__(self, *args, workspace, user, **kwargs):
-        from channels_app.models import Channel
-        from messaging_app.models import Conversation
-
         super().__init__(*args, **kwargs)
         channels = Channel.objects.whatsapp().filter(workspace=workspace).order_by("name")
         self.fields["channel"].choices = [("", "All channels")] + [(str(c.public_id), c.name) for c in channels]

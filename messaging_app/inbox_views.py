@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from agents_app.selectors import agent_runs_for_conversation
 from messaging_app.bubbles import STAFF, conversation_bubbles, conversation_version
 from messaging_app.forms import InboxFilterForm, StaffComposeForm
 from messaging_app.models import Conversation
@@ -133,8 +134,6 @@ def conversation_composer(request, conversation_id: int):
 @workspace_member_required("view")
 def conversation_runs(request, conversation_id: int):
     """The agent's turns in this conversation, on demand."""
-    from agents_app.selectors import agent_runs_for_conversation
-
     conversation = _conversation(request, conversation_id)
     runs = agent_runs_for_conversation(conversation=conversation, limit=50)
     return render(request, "messaging/_conversation_runs.html", {"runs": runs, "conversation": conversation})

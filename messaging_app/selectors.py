@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from django.db.models import BooleanField, Case, Count, DateTimeField, F, Max, Q, QuerySet, Value, When
 from django.db.models.functions import Length
 
-from channels_app.models import Channel
+from channels_app.models import Channel, WebhookEvent
+from channels_app.whatsapp.error_guide import error_advice
 from messaging_app.hours import (
     WEEKDAYS,
     business_hours_display,
@@ -466,8 +467,6 @@ def webhook_events_log(
 
     Every filter is on an indexed column (workspace, channel, state + received_at, received_at).
     """
-    from channels_app.models import WebhookEvent
-
     events = (
         WebhookEvent.objects.filter(workspace=workspace)
         .select_related("channel")
@@ -489,8 +488,6 @@ def webhook_events_log(
 
 
 def webhook_event_get(*, workspace, event_id: int):
-    from channels_app.models import WebhookEvent
-
     return (
         WebhookEvent.objects.filter(workspace=workspace, pk=event_id)
         .select_related("channel")
@@ -503,7 +500,6 @@ def delivery_problems(*, workspace, since: datetime, channel_id=None, examples: 
     """Failed outbound messages since `since`, grouped per channel and Meta error code (or, without a code,
     the platform's title), most recent problem first. Each group carries the plain-words advice, its count,
     and its latest messages with whether each can be resent."""
-    from channels_app.whatsapp.error_guide import error_advice
     from messaging_app.services.resend import message_resend_refusal
 
     failed = Message.objects.filter(
@@ -588,7 +584,6 @@ def agent_runs_log(
 def troubleshooting_overview(*, workspace, now: datetime) -> dict:
     """The figures the Troubleshooting page opens with, over the last 24 hours and 7 days, and each channel's health."""
     from agents_app.models import AgentRun
-    from channels_app.models import WebhookEvent
 
     day, week = now - timedelta(hours=24), now - timedelta(days=7)
     events = WebhookEvent.objects.filter(workspace=workspace, received_at__gte=day)

@@ -3,6 +3,9 @@ from allauth.mfa.adapter import DefaultMFAAdapter
 from django import forms
 from django.conf import settings
 
+from whatsapp_platform.encryption import secret_decrypt, secret_encrypt
+from workspaces_app.services import invitation_accept, invitation_for_token
+
 INVITATION_SESSION_KEY = "pending_invitation_token"
 
 
@@ -15,8 +18,6 @@ class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
         return bool(request.session.get(INVITATION_SESSION_KEY))
 
     def clean_email(self, email: str) -> str:
-        from workspaces_app.services import invitation_for_token
-
         email = super().clean_email(email)
         token = self.request.session.get(INVITATION_SESSION_KEY) if self.request else None
         invitation = invitation_for_token(token=token) if token else None
@@ -25,8 +26,6 @@ class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
         return email
 
     def save_user(self, request, user, form, commit=True):
-        from workspaces_app.services import invitation_accept  # services import models; keep adapters light
-
         user = super().save_user(request, user, form, commit=commit)
         token = request.session.pop(INVITATION_SESSION_KEY, None)
         if token and commit:
@@ -41,13 +40,9 @@ class EncryptingMFAAdapter(DefaultMFAAdapter):
     _FERNET_PREFIX = "gAAAA"  # every Fernet token starts so; anything else predates encryption
 
     def encrypt(self, text: str) -> str:
-        from whatsapp_platform.encryption import secret_encrypt
-
         return secret_encrypt(text)
 
     def decrypt(self, encrypted_text: str) -> str:
-        from whatsapp_platform.encryption import secret_decrypt
-
         if not encrypted_text.startswith(self._FERNET_PREFIX):
             return encrypted_text
         return secret_decrypt(encrypted_text)

@@ -1,5 +1,6 @@
 from django.db.models import Q
 
+from channels_app.models import Channel
 from workspaces_app.selectors import member_can, workspaces_for_user
 
 
@@ -22,8 +23,6 @@ def console(request) -> dict:
 
 
 def _channels_needing_attention(workspace) -> list:
-    from channels_app.models import Channel
-
     return list(
         Channel.objects.whatsapp()
         .filter(workspace=workspace)

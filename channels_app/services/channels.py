@@ -8,6 +8,7 @@ from django.utils import timezone
 from channels_app.models import Channel
 from channels_app.whatsapp.client import GraphClient, graph_client_for
 from channels_app.whatsapp.console_transport import ConsoleTransport
+from events_app.services import channel_attention_emit
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ def channel_flag_needs_reconnection(*, channel_id: int, reason: str) -> None:
     )
     if updated:
         logger.warning("channel needs reconnection", extra={"channel_id": channel_id, "reason": reason})
-        from events_app.services import channel_attention_emit  # events build on channels
 
         channel_attention_emit(channel_id=channel_id, reason=reason[:2000])
 

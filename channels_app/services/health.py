@@ -9,6 +9,7 @@ from django.utils import timezone
 from channels_app.models import Channel
 from channels_app.services.channels import channel_flag_needs_reconnection, graph_client_for_channel
 from channels_app.whatsapp import errors as graph_errors
+from events_app.services import channel_attention_emit
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,6 @@ def channel_health_check(*, channel_id: int) -> Channel | None:
         quality_rating=quality[:16],
         phone_status=phone_status[:32],
     )
-    from events_app.services import channel_attention_emit  # events build on channels
 
     channel_attention_emit(channel_id=channel.pk, reason=" ".join(problems), previous_reason=channel.attention_reason)
     return Channel.objects.get(pk=channel.pk)

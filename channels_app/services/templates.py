@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audit_app.services import audit_record
 from channels_app.models import Channel, MessageTemplate, TemplateSync
-from channels_app.selectors import template_for_send, templates_approved
+from channels_app.selectors import template_channels, template_for_send, templates_approved
 from channels_app.services.channels import channel_flag_needs_reconnection, graph_client_for_channel
 from channels_app.whatsapp import errors as graph_errors
 from channels_app.whatsapp.payloads import PayloadInvalid, media_check
@@ -34,8 +34,10 @@ from channels_app.whatsapp.template_rules import (
     template_definition_problems,
     template_parameters_check,
 )
+from events_app.services import template_status_emit
 from whatsapp_platform.errors import Conflict, InvalidInput
 from whatsapp_platform.task_queue import task_enqueue
+from workspaces_app.models import Membership, Role
 
 logger = logging.getLogger(__name__)
 
@@ -384,8 +386,6 @@ def _sync_unknown_template(*, workspace_id: int, waba_id: str) -> None:
 
 
 def _status_changed(template: MessageTemplate, old_status: str) -> None:
-    from events_app.services import template_status_emit  # events build on channels
-
     template_status_emit(template=template, previous_status=old_status)
     logger.info(
         "template status changed",
@@ -414,8 +414,6 @@ def template_status_notify(*, template_id: int, status: str) -> int:
 
     Returns how many were told. SMTP errors propagate so the task retries them.
     """
-    from workspaces_app.models import Membership, Role
-
     template = MessageTemplate.objects.select_related("workspace").filter(pk=template_id).first()
     if template is None or template.status != status or status not in _NOTIFY_WORDING:
         return 0  # its status moved on since
@@ -572,8 +570,6 @@ def _submitted_store(*, channel: Channel, definition: dict, answer: dict) -> Mes
 
 def template_delete(*, template: MessageTemplate) -> MessageTemplate:
     """Delete this language of the template at Meta, then mark it DELETED (the row stays as history)."""
-    from channels_app.selectors import template_channels
-
     if template.status == "DELETED":
         return template
     if not template.meta_id:

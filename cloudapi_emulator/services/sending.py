@@ -8,6 +8,7 @@ from django.db import transaction
 from cloudapi_emulator import clock, conf, ids
 from cloudapi_emulator.errors import GraphError
 from cloudapi_emulator.models import Customer, Message, PhoneNumber, SendRequest
+from cloudapi_emulator.services.webhooks import statuses_schedule
 from cloudapi_emulator.validation import SendRequestSpec
 
 
@@ -47,8 +48,6 @@ def message_accept(*, number: PhoneNumber, spec: SendRequestSpec, payload: dict[
     Undeliverable sends are still accepted: an unknown recipient fails later with 131026, a
     free-form message outside the 24 h window with 131047, each as a `failed` status webhook.
     """
-    from cloudapi_emulator.services.webhooks import statuses_schedule
-
     now = clock.now()
     if spec.kind == "read":
         return _read_accept(number=number, spec=spec, payload=payload, now=now)

@@ -26,6 +26,7 @@ from events_app.services.emit import event_envelope
 from whatsapp_platform import outbound_http
 from whatsapp_platform.deadlines import Deadline, DeadlineExceeded, total_deadline
 from whatsapp_platform.task_queue import task_enqueue
+from workspaces_app.models import Membership, Role
 
 logger = logging.getLogger(__name__)
 
@@ -247,8 +248,6 @@ def subscription_disabled_notify(*, subscription_id: int) -> int:
 
     SMTP errors propagate so the task retries them.
     """
-    from workspaces_app.models import Membership, Role
-
     subscription = (
         WebhookSubscription.objects.select_related("workspace").filter(pk=subscription_id, enabled=False).first()
     )

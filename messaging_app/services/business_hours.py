@@ -41,6 +41,8 @@ from messaging_app.hours import (  # noqa: F401 (callers read the time maths fro
 from messaging_app.models import BusinessHours, BusinessHoursRange, ClosedDate, Conversation, Message
 from messaging_app.selectors import business_hours_of_conversation
 from messaging_app.services.handoff import conversation_handoff
+from messaging_app.services.outbound import message_send
+from messaging_app.window import window_open
 from whatsapp_platform.errors import InvalidInput, PlatformError
 
 logger = logging.getLogger(__name__)
@@ -419,8 +421,6 @@ def _claim(conversation: Conversation, field: str, period: datetime) -> bool:
 
 
 def _away_send(hours: BusinessHours, conversation: Conversation, *, period: datetime, now: datetime) -> None:
-    from messaging_app.services.outbound import message_send
-
     body = message_render(hours.away_message, message_values(hours, conversation, now=now))
     # The claim and the outbox row commit together; a message WhatsApp's rules refuse (checked before any
     # write) keeps the claim: never twice in one period.
@@ -477,9 +477,6 @@ def _back_send(hours: BusinessHours, conversation: Conversation, *, period: date
 
     Claimed first, whatever follows: a conversation that cannot get it is not looked at again each minute.
     """
-    from messaging_app.services.outbound import message_send
-    from messaging_app.window import window_open
-
     with transaction.atomic():
         if not _claim(conversation, "back_period_start", period):
             return False

@@ -128,7 +128,6 @@ def conversation_for_contact(*, contact: Contact) -> Conversation:
                     assigned_agent_id=channel.agent_id,
                     state=Conversation.State.AGENT if channel.agent_id else Conversation.State.WAITING_HUMAN,
                 )
-                from events_app.services import conversation_event_emit  # events build on messaging
 
                 conversation_event_emit(type="conversation.created", conversation=conversation)
                 return conversation

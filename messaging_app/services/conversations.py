@@ -5,8 +5,10 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from channels_app.whatsapp.payloads import buttons_content
+from channels_app.whatsapp.payloads import buttons_content, text_content
+from events_app.services import conversation_event_emit, csat_event_emit
 from messaging_app.models import Conversation, ConversationRating, Message
+from messaging_app.services.outbound import message_send
 from messaging_app.window import window_open
 from whatsapp_platform.errors import Conflict, InvalidInput
 
@@ -63,7 +65,6 @@ def conversation_close(*, conversation: Conversation, user=None, ask_rating: boo
     conversation.closed_at = timezone.now()
     conversation.waiting_since = None
     conversation.save(update_fields=["state", "closed_at", "waiting_since", "updated_at"])
-    from events_app.services import conversation_event_emit  # events build on messaging
 
     conversation_event_emit(type="conversation.closed", conversation=conversation)
     if ask_rating is None:
@@ -75,8 +76,6 @@ def conversation_close(*, conversation: Conversation, user=None, ask_rating: boo
 
 
 def _rating_ask(conversation: Conversation) -> ConversationRating:
-    from messaging_app.services.outbound import message_send
-
     question = conversation.workspace.csat_question
     content = buttons_content(question, [(f"{CSAT_PREFIX}{score}", title) for score, title in CSAT_CHOICES])
     message = message_send(
@@ -109,7 +108,6 @@ def rating_answer_apply(*, message: Message) -> bool:
         rating.score = int(score)
         rating.answered_at = message.timestamp
         rating.save(update_fields=["score", "answered_at"])
-        from events_app.services import csat_event_emit  # events build on messaging
 
         csat_event_emit(rating=rating)
         _thank(message.conversation)
@@ -136,9 +134,6 @@ def rating_answer_apply(*, message: Message) -> bool:
 
 
 def _thank(conversation: Conversation) -> None:
-    from channels_app.whatsapp.payloads import text_content
-    from messaging_app.services.outbound import message_send
-
     message_send(
         conversation=conversation,
         message_type="text",
@@ -157,8 +152,6 @@ def conversation_reply(
     media_file: tuple[bytes, str, str] | None = None,
 ) -> Message:
     """A teammate writes to the customer. Replying takes the conversation over, so the agent pauses."""
-    from messaging_app.services.outbound import message_send
-
     if conversation.contact.blocked_at:
         raise Conflict("This contact is blocked: unblock them before writing to them.")
     message = message_send(

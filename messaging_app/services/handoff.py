@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from events_app.services import conversation_event_emit
 from messaging_app.hours import (
     business_hours_closed_since,
     business_hours_next_open,
@@ -32,6 +33,7 @@ from messaging_app.selectors import business_hours_of_conversation
 from messaging_app.services.outbound import message_send
 from whatsapp_platform.errors import PlatformError
 from whatsapp_platform.task_queue import task_enqueue
+from workspaces_app.models import ROLE_PERMISSIONS, Membership
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +136,6 @@ def conversation_handoff(*, conversation: Conversation, reason: str, language: s
     )
     logger.info("conversation handed to humans", extra={"conversation_id": conversation.pk, "reason": reason})
     conversation.refresh_from_db()
-    from events_app.services import conversation_event_emit  # events build on messaging
 
     conversation_event_emit(type="conversation.handoff", conversation=conversation, reason=reason)
     # A handoff in an agent's test console is the tester's own chat: nobody else needs telling.
@@ -148,8 +149,6 @@ def handoff_notify(*, conversation_id: int, reason: str) -> int:
 
     SMTP errors propagate so the task retries them.
     """
-    from workspaces_app.models import ROLE_PERMISSIONS, Membership
-
     conversation = (
         Conversation.objects.select_related("workspace", "contact", "channel").filter(pk=conversation_id).first()
     )

@@ -12,9 +12,11 @@ from django.utils import timezone
 from channels_app.models import Channel
 from channels_app.whatsapp.payloads import MEDIA_KINDS
 from channels_app.whatsapp.webhooks import InboundMessage
+from events_app.services import message_event_emit
 from messaging_app.models import Contact, Conversation, Message
 from messaging_app.services.consent_keywords import consent_keyword_observe
 from messaging_app.services.contacts import contact_identity_change, contact_resolve, conversation_for_contact
+from messaging_app.services.conversations import rating_answer_apply
 from messaging_app.window import window_open  # noqa: F401 (callers still import it from here)
 from whatsapp_platform.task_queue import task_enqueue
 
@@ -51,7 +53,6 @@ def inbound_message_record(*, channel: Channel, item: InboundMessage) -> Message
     message = _message_insert(channel, conversation, contact, item)
     if message is None:
         return None
-    from events_app.services import message_event_emit  # events build on messaging
 
     message_event_emit(type="message.received", message=message)
 
@@ -89,8 +90,6 @@ def _assigned_agent(channel: Channel, conversation: Conversation):
 
 
 def _rating_answer(message: Message) -> bool:
-    from messaging_app.services.conversations import rating_answer_apply  # it sends through outbound
-
     return rating_answer_apply(message=message)
 
 

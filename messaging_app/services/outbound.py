@@ -21,10 +21,12 @@ from channels_app.services import channel_flag_needs_reconnection, graph_client_
 from channels_app.services.templates import TemplateUnavailable, template_sendable
 from channels_app.whatsapp import errors as graph_errors
 from channels_app.whatsapp.client import wamid_from_response
-from channels_app.whatsapp.payloads import MEDIA_KINDS, PayloadInvalid, message_payload
+from channels_app.whatsapp.payloads import MEDIA_KINDS, PayloadInvalid, message_payload, normalise_phone
+from events_app.services import message_event_emit
 from messaging_app.errors import ChannelUnavailable, MessageRejected, WindowClosed
 from messaging_app.models import Contact, Conversation, Message, StatusReceipt
 from messaging_app.services.consent import send_failure_observe
+from messaging_app.services.contacts import contact_resolve, conversation_for_contact
 from messaging_app.services.media_outbound import media_upload_once, outbound_media_prepare, outbound_media_store
 from messaging_app.services.statuses import message_status_fold
 from messaging_app.window import window_open
@@ -378,7 +380,6 @@ def message_wamid_record(*, message_id: int, wamid: str) -> Message:
         message.status = Message.Status.ACCEPTED
     message.error_details = "" if message.status == Message.Status.ACCEPTED else message.error_details
     message.save(update_fields=["wamid", "status", "error_details", "updated_at"])
-    from events_app.services import message_event_emit  # events build on messaging
 
     message_event_emit(type="message.sent", message=message)
     linked = StatusReceipt.objects.filter(channel_id=message.channel_id, wamid=wamid, message__isnull=True).update(
@@ -438,9 +439,6 @@ def channel_test_message_send(
     *, channel: Channel, to_phone: str, body: str = "", template: dict | None = None, user=None
 ):
     """Staff's test message to a number: free-form while that customer's window is open, else a template."""
-    from channels_app.whatsapp.payloads import normalise_phone
-    from messaging_app.services.contacts import contact_resolve, conversation_for_contact
-
     try:
         digits = normalise_phone(to_phone).lstrip("+")
     except PayloadInvalid as exc:

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from channels_app.whatsapp.error_guide import Resend, error_advice
 from messaging_app.models import Conversation, Message
+from messaging_app.services.outbound import message_send
 from whatsapp_platform.errors import Conflict
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,6 @@ def _resent_copy(message: Message) -> Message | None:
 
 def message_resend(*, message: Message, user=None) -> Message:
     """Queue a copy of a failed message; raises Conflict (why, and what to do) when resending cannot work."""
-    from messaging_app.services.outbound import message_send
-
     refusal = message_resend_refusal(message)
     if refusal:
         raise Conflict(refusal)
