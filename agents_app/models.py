@@ -115,6 +115,11 @@ class Agent(models.Model):
         return self.name
 
     @property
+    def cloud_settings(self) -> dict[str, str]:
+        """The settings the cloud presets read besides the key and base URL (registry.provider_for's names)."""
+        return {"api_version": self.api_version, "region": self.region, "project_id": self.project_id}
+
+    @property
     def handoff_words(self) -> list[str]:
         return [w.strip().lower() for w in self.handoff_keywords.split(",") if w.strip()]
 

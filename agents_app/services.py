@@ -73,12 +73,7 @@ def _validate(agent: Agent) -> None:
         for setting in ("api_version", "region", "project_id"):
             setattr(agent, setting, (getattr(agent, setting) or "").strip())
         problem = preset_problem(
-            kind=agent.provider,
-            api_key=agent.api_key,
-            base_url=agent.base_url,
-            api_version=agent.api_version,
-            region=agent.region,
-            project_id=agent.project_id,
+            kind=agent.provider, api_key=agent.api_key, base_url=agent.base_url, **agent.cloud_settings
         )
         if problem is not None:
             raise InvalidInput(problem[1], field=problem[0])

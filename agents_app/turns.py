@@ -579,13 +579,7 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun, *, l
         run.error = held_back.handoff_reason
         return held_back
     provider = provider_for(
-        kind=agent.provider,
-        model=agent.model,
-        api_key=agent.api_key,
-        base_url=agent.base_url,
-        api_version=agent.api_version,
-        region=agent.region,
-        project_id=agent.project_id,
+        kind=agent.provider, model=agent.model, api_key=agent.api_key, base_url=agent.base_url, **agent.cloud_settings
     )
     tools = [ToolSpec(**spec) for spec in (SEND_BUTTONS, SEND_LIST, HANDOFF)] + agent_tool_specs(agent=agent)
     system = _system_prompt(agent, conversation, query, language=language)
