@@ -12,9 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents_app.models import Agent, AgentRun, ModelPrice, WorkspaceModelBudget
+from agents_app.providers.base import ChatMessage
+from agents_app.providers.registry import provider_for
 from audit_app.models import AuditEntry
 from messaging_app.models import Conversation, Message
-from tests.agents.llm_servers import FakeAnthropicServer, openai_server  # noqa: F401
+from tests.agents.llm_servers import FakeAnthropicServer, FakeOpenAIServer, openai_server  # noqa: F401
 from tests.conftest import wait_until
 from tests.factories import member
 from workspaces_app.models import Role
@@ -32,6 +34,18 @@ class CachingAnthropicServer(FakeAnthropicServer):
             payload["usage"].update(
                 cache_read_input_tokens=self.cache_read, cache_creation_input_tokens=self.cache_write
             )
+        return status, headers, payload
+
+
+class CachingOpenAIServer(FakeOpenAIServer):
+    """The loopback chat-completions API, counting part of each prompt as read from OpenAI's automatic cache."""
+
+    cached = 0
+
+    def answer(self, request, step):
+        status, headers, payload = super().answer(request, step)
+        if status == 200:
+            payload["usage"]["prompt_tokens_details"] = {"cached_tokens": self.cached}
         return status, headers, payload
 
 
@@ -255,3 +269,21 @@ def test_a_price_change_applies_to_later_turns_and_never_reprices_a_recorded_one
 
     first.refresh_from_db()
     assert (first.cost, second.cost) == (Decimal("1.000000"), Decimal("2.000000"))
+
+
+def test_openai_cached_prompt_tokens_are_counted_apart_from_the_rest_of_the_input():
+    with CachingOpenAIServer() as server:
+        server.cached = 1536
+        server.reply_text("Ferns like shade 🌿", input_tokens=2000, output_tokens=10)
+        provider = provider_for(kind="openai", model="gpt-test", api_key="sk-test", base_url=server.base_url)
+        completion = provider.complete(
+            system="You are Fern.",
+            messages=[ChatMessage(role="user", content="Where do ferns grow?")],
+            tools=[],
+            temperature=0.3,
+            max_output_tokens=100,
+            timeout_seconds=5,
+        )
+
+    # OpenAI counts cached tokens inside prompt_tokens; the run keeps them apart so each is priced once.
+    assert (completion.input_tokens, completion.cache_read_tokens, completion.cache_write_tokens) == (464, 1536, 0)
