@@ -126,6 +126,7 @@ def test_the_agent_page_shows_this_months_tokens_and_cost_for_the_agent_and_the_
     client,
 ):
     ModelPrice.objects.create(provider="openai", model_prefix="test-model", input_per_million=2, output_per_million=8)
+    WorkspaceModelBudget.objects.create(workspace=sandbox.channel.workspace, monthly_budget=Decimal("10.00"))
     _spent_earlier(sandbox, model_fern, cost="5.000000", days_ago=40)  # an earlier month: not counted
     openai_server.reply_text("Ferns like shade 🌿", input_tokens=500_000, output_tokens=125_000)
     _turn(sandbox, "Where do ferns grow?")
@@ -137,7 +138,8 @@ def test_the_agent_page_shows_this_months_tokens_and_cost_for_the_agent_and_the_
     assert rows["Fern"].input_tokens == 500_000 and rows["Fern"].output_tokens == 125_000
     assert rows["Fern"].costs == {"USD": Decimal("2.000000")}  # 0.5 × 2 + 0.125 × 8
     assert rows["All agents in this workspace"].costs == {"USD": Decimal("2.000000")}
-    assert "2.0000 USD" in page.content.decode()
+    text = page.content.decode()
+    assert "2.0000 USD" in text and "Workspace monthly budget: 10.00 USD." in text
 
 
 def test_a_workspace_over_its_monthly_budget_hands_over_instead_of_calling_the_model(
