@@ -4,11 +4,11 @@ from django import forms
 from django.contrib import admin
 
 from agents_app.forms import HttpToolForm
-from agents_app.models import Agent, AgentRun, HttpTool, KnowledgeEntry
+from agents_app.models import Agent, AgentRun, HttpTool, KnowledgeEntry, ModelPrice, WorkspaceModelBudget
 from agents_app.tools import http_tool_validate
 from whatsapp_platform.admin_display import encrypted_fields, json_block
 from whatsapp_platform.errors import InvalidInput
-from workspaces_app.admin_scoping import WorkspaceScopedAdmin
+from workspaces_app.admin_scoping import AuditedAdmin, WorkspaceScopedAdmin
 
 
 class _WriteOnlyTextarea(forms.Textarea):
@@ -82,6 +82,7 @@ class AgentRunAdmin(WorkspaceScopedAdmin):
         "slow",
         "input_tokens",
         "output_tokens",
+        "cost_shown",
         "short_error",
     ]
     list_filter = ["status", "slow", "provider", "started_at"]
@@ -101,6 +102,9 @@ class AgentRunAdmin(WorkspaceScopedAdmin):
         "slow",
         "input_tokens",
         "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cost_shown",
         "error",
         "output",
         "trigger_message_ids",
@@ -108,6 +112,12 @@ class AgentRunAdmin(WorkspaceScopedAdmin):
         "tool_calls_pretty",
     ]
     readonly_fields = fields
+
+    @admin.display(description="Cost")
+    def cost_shown(self, obj) -> str:
+        if obj.cost is None:
+            return "no price set"
+        return f"{obj.cost} {obj.cost_currency}".strip()
 
     @admin.display(description="Error")
     def short_error(self, obj) -> str:
@@ -184,3 +194,29 @@ class HttpToolAdmin(WorkspaceScopedAdmin):
         if not isinstance(headers, dict):
             return "unreadable"
         return ", ".join(sorted(headers)) or "none"
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(AuditedAdmin):
+    """The price table turns are costed from (agents_app/costs.py); shared by every workspace."""
+
+    list_display = [
+        "provider",
+        "model_prefix",
+        "input_per_million",
+        "output_per_million",
+        "cached_input_per_million",
+        "cache_write_per_million",
+        "currency",
+        "updated_at",
+    ]
+    list_filter = ["provider", "currency"]
+    search_fields = ["model_prefix"]
+    readonly_fields = ["updated_at"]
+
+
+@admin.register(WorkspaceModelBudget)
+class WorkspaceModelBudgetAdmin(WorkspaceScopedAdmin):
+    list_display = ["workspace", "monthly_budget", "currency", "updated_at"]
+    list_select_related = ["workspace"]
+    readonly_fields = ["updated_at"]

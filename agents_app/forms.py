@@ -26,7 +26,8 @@ class AgentSettingsForm(forms.ModelForm):
         label="Base URL",
         required=False,
         assume_scheme="https",
-        help_text="For OpenAI-compatible servers (Ollama, vLLM, gateways); empty for the provider's own.",
+        help_text="For OpenAI-compatible servers (Ollama, vLLM, gateways) and Azure OpenAI (your resource's "
+        "endpoint, https://<resource>.openai.azure.com); empty for the provider's own.",
     )
 
     class Meta:
@@ -37,6 +38,10 @@ class AgentSettingsForm(forms.ModelForm):
             "provider",
             "model",
             "base_url",
+            "api_version",
+            "region",
+            "project_id",
+            "monthly_budget",
             "temperature",
             "max_output_tokens",
             "request_timeout_seconds",

@@ -8,6 +8,11 @@ and the conversation goes to a teammate, so a customer who keeps writing gets ne
 notice per message: a handed-off conversation has no agent turns until a teammate hands it back. The
 run records which limit held it back.
 
+Monthly budgets hold turns back the same way: once this calendar month's priced cost (agents_app/costs.py)
+reaches the workspace's budget (`WorkspaceModelBudget`) or the agent's own (`Agent.monthly_budget`), in the
+workspace budget's currency (USD when it has none). A budget of 0 or none means no cap. Turns without a price
+count as nothing, so an empty price table never holds anything back.
+
 A turn checks before it starts and then runs to its end (at most MAX_TOOL_ROUNDS calls and their retries),
 so a limit can be passed by the calls of the turn that reached it, never by a further turn.
 """
@@ -17,8 +22,9 @@ from datetime import timedelta
 from django.db.models import Sum
 from django.utils import timezone
 
+from agents_app.costs import month_cost
 from agents_app.knowledge_agent import Reply
-from agents_app.models import Agent, AgentRun
+from agents_app.models import Agent, AgentRun, WorkspaceModelBudget
 from channels_app.whatsapp.payloads import text_content
 
 CONVERSATION_WINDOW = timedelta(hours=1)
@@ -50,6 +56,27 @@ def model_call_limit_reached(*, agent: Agent, conversation) -> str:
             f"Held back by the model-call limit: {for_contact} calls for this customer in the last 24 hours "
             f"(the agent allows {agent.model_calls_per_contact_day} per customer per day)."
         )
+    return monthly_budget_reached(agent=agent)
+
+
+def monthly_budget_reached(*, agent: Agent) -> str:
+    """Which monthly budget (workspace's, then agent's) this month's model cost has reached; "" if none."""
+    budget = WorkspaceModelBudget.objects.filter(workspace_id=agent.workspace_id).first()
+    currency = budget.currency if budget is not None else "USD"
+    if budget is not None and budget.monthly_budget:
+        spent = month_cost(currency=currency, workspace_id=agent.workspace_id)
+        if spent >= budget.monthly_budget:
+            return (
+                f"Held back by the workspace's monthly budget: its agents' model turns have cost {spent:.2f} "
+                f"{currency} this month (the budget is {budget.monthly_budget:.2f} {currency})."
+            )
+    if agent.monthly_budget:
+        spent = month_cost(currency=currency, agent_id=agent.pk)
+        if spent >= agent.monthly_budget:
+            return (
+                f"Held back by the agent's monthly budget: its model turns have cost {spent:.2f} {currency} "
+                f"this month (the budget is {agent.monthly_budget:.2f} {currency})."
+            )
     return ""
 
 

@@ -1,4 +1,5 @@
 import uuid
+from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -21,6 +22,10 @@ class Agent(models.Model):
         KNOWLEDGE_BASE = "knowledge_base", "Knowledge base (offline)"
         OPENAI_COMPATIBLE = "openai", "OpenAI-compatible"
         ANTHROPIC = "anthropic", "Anthropic"
+        AZURE_OPENAI = "azure_openai", "Azure OpenAI"
+        BEDROCK = "bedrock", "Claude on Amazon Bedrock"
+        VERTEX = "vertex", "Claude on Google Vertex AI"
+        GEMINI = "gemini", "Google Gemini (OpenAI-compatible endpoint)"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     workspace = models.ForeignKey("workspaces_app.Workspace", on_delete=models.CASCADE, related_name="agents")
@@ -30,6 +35,24 @@ class Agent(models.Model):
     model = models.CharField(max_length=120, blank=True)
     base_url = models.URLField(blank=True, help_text="For OpenAI-compatible servers (Ollama, vLLM, gateways).")
     api_key = EncryptedTextField(blank=True)
+    # Cloud presets (agents_app/providers/presets.py says which each one needs).
+    api_version = models.CharField(
+        "API version", max_length=32, blank=True, help_text="Azure OpenAI only, e.g. 2024-10-21."
+    )
+    region = models.CharField(
+        max_length=40, blank=True, help_text="Bedrock (e.g. us-east-1) or Vertex (e.g. europe-west1)."
+    )
+    project_id = models.CharField("Google Cloud project", max_length=64, blank=True, help_text="Vertex only.")
+    monthly_budget = models.DecimalField(
+        "monthly budget",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="The most this agent's model turns may cost in a calendar month (UTC), in the price table's "
+        "currency; then a teammate takes over. Empty or 0: no cap.",
+    )
     temperature = models.FloatField(default=0.3)
     max_output_tokens = models.PositiveIntegerField(default=600)
     request_timeout_seconds = models.FloatField(default=30.0)
@@ -92,6 +115,11 @@ class Agent(models.Model):
         return self.name
 
     @property
+    def cloud_settings(self) -> dict[str, str]:
+        """The settings the cloud presets read besides the key and base URL (registry.provider_for's names)."""
+        return {"api_version": self.api_version, "region": self.region, "project_id": self.project_id}
+
+    @property
     def handoff_words(self) -> list[str]:
         return [w.strip().lower() for w in self.handoff_keywords.split(",") if w.strip()]
 
@@ -139,6 +167,13 @@ class AgentRun(models.Model):
     tool_calls = models.JSONField(default=list)  # [{name, arguments, result, duration_ms}]
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
+    # Prompt caching (Anthropic; OpenAI reports reads only): input tokens read from, and written to, the cache.
+    # `input_tokens` counts the rest, billed at the full input price.
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    # From the price table when the turn finished; None when no price was set for the provider and model.
+    cost = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    cost_currency = models.CharField(max_length=3, blank=True)
     # Requests made to the model (tool rounds and retries each count): what the per-customer limits add up.
     model_calls = models.PositiveSmallIntegerField(default=0)
     model_latency_ms = models.FloatField(null=True, blank=True)
@@ -200,3 +235,68 @@ class HttpTool(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ModelPrice(models.Model):
+    """What a provider charges per million tokens for a model, or for every model whose name starts so.
+
+    Kept by the platform's admins (Django admin); a turn is priced from the longest matching prefix when it
+    finishes, so a change applies to later turns only.
+    """
+
+    provider = models.CharField(max_length=24, choices=Agent.Provider.choices)
+    model_prefix = models.CharField(
+        max_length=120, help_text="A model name, or the start of one: claude-sonnet-4 prices claude-sonnet-4-5 too."
+    )
+    currency = models.CharField(max_length=3, default="USD")
+    input_per_million = models.DecimalField(max_digits=10, decimal_places=4, validators=[MinValueValidator(0)])
+    output_per_million = models.DecimalField(max_digits=10, decimal_places=4, validators=[MinValueValidator(0)])
+    cached_input_per_million = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Input read from the prompt cache. Empty: the input price.",
+    )
+    cache_write_per_million = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Input written to the prompt cache (Anthropic). Empty: the input price.",
+    )
+    source = models.CharField(max_length=300, blank=True, help_text="Where the price comes from (a pricing page).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["provider", "model_prefix"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "model_prefix"], name="modelprice_unique_model"),
+            models.CheckConstraint(
+                condition=models.Q(input_per_million__gte=0, output_per_million__gte=0), name="modelprice_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} {self.model_prefix}"
+
+
+class WorkspaceModelBudget(models.Model):
+    """A workspace's monthly cap on what its agents' model turns cost (all agents together)."""
+
+    workspace = models.OneToOneField("workspaces_app.Workspace", on_delete=models.CASCADE, related_name="model_budget")
+    monthly_budget = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="In the price table's currency, per calendar month (UTC). Empty or 0: no cap.",
+    )
+    currency = models.CharField(max_length=3, default="USD")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"budget of workspace {self.workspace_id}"

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from agents_app.models import MIN_PROMPT_TOKEN_BUDGET, Agent, KnowledgeEntry
 from agents_app.prompts import WHATSAPP_STYLE_GUIDE, instructions_for
+from agents_app.providers.presets import preset_problem
 from audit_app.services import audit_diff, audit_record, audit_stored_snapshot
 from whatsapp_platform.errors import Conflict, InvalidInput
 
@@ -19,6 +20,10 @@ AGENT_FIELDS = (
     "provider",
     "model",
     "base_url",
+    "api_version",
+    "region",
+    "project_id",
+    "monthly_budget",
     "temperature",
     "max_output_tokens",
     "request_timeout_seconds",
@@ -65,6 +70,15 @@ def _validate(agent: Agent) -> None:
             raise InvalidInput("An Anthropic agent needs an API key.", field="api_key")
         if agent.provider == Agent.Provider.OPENAI_COMPATIBLE and not (agent.api_key or agent.base_url):
             raise InvalidInput("Give an API key, or the base URL of a local server such as Ollama.", field="api_key")
+        for setting in ("api_version", "region", "project_id"):
+            setattr(agent, setting, (getattr(agent, setting) or "").strip())
+        problem = preset_problem(
+            kind=agent.provider, api_key=agent.api_key, base_url=agent.base_url, **agent.cloud_settings
+        )
+        if problem is not None:
+            raise InvalidInput(problem[1], field=problem[0])
+    if agent.monthly_budget is not None and agent.monthly_budget < 0:
+        raise InvalidInput("A monthly budget cannot be negative (empty or 0 means no cap).", field="monthly_budget")
     ranges = {
         "temperature": (0.0, 2.0),
         "max_output_tokens": (16, 8000),

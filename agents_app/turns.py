@@ -19,6 +19,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from agents_app.costs import run_price
 from agents_app.handoff_intent import handoff_intent, language_guess
 from agents_app.knowledge import knowledge_search
 from agents_app.knowledge_agent import HANDOFF_ID, Reply, customer_text, knowledge_reply, tapped_id, wants_human
@@ -230,7 +231,7 @@ def agent_turn_run(*, conversation, messages: list, run: AgentRun | None = None)
         run.agent, run.provider, run.model = agent, agent.provider, agent.model
         run.trigger_message_ids = [m.pk for m in messages]
         run.prompt, run.output, run.tool_calls, run.error = [], "", [], ""
-        run.input_tokens = run.output_tokens = 0
+        run.input_tokens = run.output_tokens = run.cache_read_tokens = run.cache_write_tokens = 0
         run.model_latency_ms = None
         run.save()
     if not window_open(conversation):
@@ -318,6 +319,7 @@ def _finish(run: AgentRun, status: str, *, error: str = "") -> AgentRun:
     run.status = status
     run.error = error or run.error
     run.finished_at = timezone.now()
+    run_price(run)
     run.save()
     return run
 
@@ -574,7 +576,9 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun, *, l
     if held_back is not None:
         run.error = held_back.handoff_reason
         return held_back
-    provider = provider_for(kind=agent.provider, model=agent.model, api_key=agent.api_key, base_url=agent.base_url)
+    provider = provider_for(
+        kind=agent.provider, model=agent.model, api_key=agent.api_key, base_url=agent.base_url, **agent.cloud_settings
+    )
     tools = [ToolSpec(**spec) for spec in (SEND_BUTTONS, SEND_LIST, HANDOFF)] + agent_tool_specs(agent=agent)
     system = _system_prompt(agent, conversation, query, language=language)
     chat = _history(agent, conversation, messages)
@@ -602,6 +606,8 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun, *, l
                     raise _TurnFailed(str(exc)) from exc
         run.input_tokens += completion.input_tokens
         run.output_tokens += completion.output_tokens
+        run.cache_read_tokens += completion.cache_read_tokens
+        run.cache_write_tokens += completion.cache_write_tokens
         run.model_latency_ms = (run.model_latency_ms or 0) + completion.latency_ms
         if completion.text:
             run.output += completion.text

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from agents_app import services
+from agents_app.costs import month_usage
 from agents_app.forms import AgentCreateForm, AgentSettingsForm, HttpToolForm, KnowledgeDocumentForm, KnowledgeForm
 from agents_app.models import Agent, AgentRun
 from agents_app.selectors import (
@@ -65,6 +66,7 @@ def _detail(request, agent: Agent, status: int = 200, **forms):
         "tools": agent.http_tools.all(),
         "tool_form": HttpToolForm(),
         "runs": agent_runs_recent(agent=agent),
+        "usage": month_usage(workspace=agent.workspace, agent=agent),
         "has_api_key": bool(agent.api_key),
     }
     context.update(forms)

@@ -31,6 +31,7 @@ ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 NO_KEY_PLACEHOLDER = "no-key"
 CLIENT_TIMEOUT_SECONDS = 60.0
+CACHE_EPHEMERAL = {"type": "ephemeral"}
 
 
 class AnthropicProvider:
@@ -66,12 +67,17 @@ class AnthropicProvider:
             "max_tokens": max_output_tokens,
         }
         system = "\n\n".join(filter(None, [system, *extra_system]))
+        # Prompt caching: the tools and the system prompt are the same from one turn of an agent to the next,
+        # so a cache breakpoint after each lets later calls (tool rounds, the next customer) read them from the
+        # cache at a tenth of the input price. Prompts under the model's minimum (1024 tokens for most) are
+        # simply not cached; the API does not reject the marker.
         if system:
-            params["system"] = system
+            params["system"] = [{"type": "text", "text": system, "cache_control": CACHE_EPHEMERAL}]
         if tools:
             params["tools"] = [
                 {"name": spec.name, "description": spec.description, "input_schema": spec.parameters} for spec in tools
             ]
+            params["tools"][-1]["cache_control"] = CACHE_EPHEMERAL
         started = time.monotonic()
         try:
             with total_deadline(timeout_seconds):
@@ -99,6 +105,9 @@ class AnthropicProvider:
             model=response.model or self.model,
             latency_ms=latency_ms,
             raw=response.to_dict(mode="json"),
+            # Anthropic's input_tokens already leaves out the cached tokens.
+            cache_read_tokens=(getattr(usage, "cache_read_input_tokens", 0) or 0) if usage else 0,
+            cache_write_tokens=(getattr(usage, "cache_creation_input_tokens", 0) or 0) if usage else 0,
         )
 
     def transcribe(self, *, audio: bytes, mime_type: str, filename: str, timeout_seconds: float) -> str:
@@ -112,16 +121,98 @@ class AnthropicProvider:
             raise ProviderError("No Anthropic API key is set for this agent.", kind=ErrorKind.AUTH)
         with self._client_lock:
             if self._client is None:
-                # An explicit api_key also stops the SDK from looking for credentials in our
-                # environment and in ~/.config/anthropic profiles.
-                self._client = anthropic.Anthropic(
-                    api_key=self.api_key or NO_KEY_PLACEHOLDER,
-                    base_url=self.base_url,
-                    timeout=CLIENT_TIMEOUT_SECONDS,
-                    max_retries=0,
-                    http_client=deadline_http_client(timeout=CLIENT_TIMEOUT_SECONDS),
-                )
+                self._client = self._client_build()
         return self._client
+
+    def _client_build(self) -> anthropic.Anthropic:
+        # An explicit api_key also stops the SDK from looking for credentials in our
+        # environment and in ~/.config/anthropic profiles.
+        return anthropic.Anthropic(
+            api_key=self.api_key or NO_KEY_PLACEHOLDER,
+            base_url=self.base_url,
+            timeout=CLIENT_TIMEOUT_SECONDS,
+            max_retries=0,
+            http_client=deadline_http_client(timeout=CLIENT_TIMEOUT_SECONDS),
+        )
+
+
+class BedrockAnthropicProvider(AnthropicProvider):
+    """Claude on Amazon Bedrock, authenticated with a Bedrock API key (sent as a bearer token).
+
+    The SDK's other route, AWS access keys signed with SigV4, needs botocore, which is not installed;
+    `model` is the Bedrock model id, e.g. anthropic.claude-sonnet-4-5-20250929-v1:0.
+    """
+
+    def __init__(self, *, model: str, api_key: str, region: str, base_url: str = ""):
+        self.region = region.strip()
+        super().__init__(
+            model=model, api_key=api_key, base_url=base_url or f"https://bedrock-runtime.{self.region}.amazonaws.com"
+        )
+
+    @property
+    def _where(self) -> str:
+        return f"Amazon Bedrock ({self.region}) at {self.base_url}"
+
+    def _sdk(self) -> anthropic.Anthropic:
+        if not self.api_key:
+            raise ProviderError("No Bedrock API key is set for this agent.", kind=ErrorKind.AUTH)
+        if not self.region:
+            raise ProviderError("No AWS region is set for this agent.", kind=ErrorKind.BAD_REQUEST)
+        return super()._sdk()
+
+    def _client_build(self) -> anthropic.AnthropicBedrock:
+        return anthropic.AnthropicBedrock(
+            api_key=self.api_key,
+            aws_region=self.region,
+            base_url=self.base_url,
+            timeout=CLIENT_TIMEOUT_SECONDS,
+            max_retries=0,
+            http_client=deadline_http_client(timeout=CLIENT_TIMEOUT_SECONDS),
+        )
+
+
+class VertexAnthropicProvider(AnthropicProvider):
+    """Claude on Google Vertex AI, authenticated with an OAuth access token given as the agent's key.
+
+    Application Default Credentials (and refreshing the token) need google-auth, which is not installed:
+    the token given is used as it is, so it must be renewed before it expires.
+    """
+
+    def __init__(self, *, model: str, api_key: str, region: str, project_id: str, base_url: str = ""):
+        self.region = region.strip()
+        self.project_id = project_id.strip()
+        super().__init__(model=model, api_key=api_key, base_url=base_url or vertex_base_url(self.region))
+
+    @property
+    def _where(self) -> str:
+        return f"Vertex AI ({self.project_id}, {self.region}) at {self.base_url}"
+
+    def _sdk(self) -> anthropic.Anthropic:
+        if not self.api_key:
+            raise ProviderError("No Google Cloud access token is set for this agent.", kind=ErrorKind.AUTH)
+        if not (self.region and self.project_id):
+            raise ProviderError("Vertex needs a region and a project.", kind=ErrorKind.BAD_REQUEST)
+        return super()._sdk()
+
+    def _client_build(self) -> anthropic.AnthropicVertex:
+        return anthropic.AnthropicVertex(
+            access_token=self.api_key,
+            region=self.region,
+            project_id=self.project_id,
+            base_url=self.base_url,
+            timeout=CLIENT_TIMEOUT_SECONDS,
+            max_retries=0,
+            http_client=deadline_http_client(timeout=CLIENT_TIMEOUT_SECONDS),
+        )
+
+
+def vertex_base_url(region: str) -> str:
+    """Vertex's endpoint for a region, as the SDK picks it."""
+    if region in ("global", ""):
+        return "https://aiplatform.googleapis.com/v1"
+    if region in ("us", "eu"):
+        return f"https://aiplatform.{region}.rep.googleapis.com/v1"
+    return f"https://{region}-aiplatform.googleapis.com/v1"
 
 
 def wire_messages(messages: list[ChatMessage]) -> tuple[list[str], list[dict]]:

@@ -71,6 +71,10 @@ class Completion:
     model: str
     latency_ms: float
     raw: dict  # the provider's response as JSON, for the run log
+    # Prompt caching: input tokens read from the cache and written to it. `input_tokens` counts only the
+    # rest (billed at the full price), whatever the provider's own convention.
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class ErrorKind(StrEnum):

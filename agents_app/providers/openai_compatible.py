@@ -29,6 +29,8 @@ from whatsapp_platform.deadlines import DeadlineExceeded, total_deadline
 from whatsapp_platform.deadlines_httpx import deadline_http_client
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Gemini's OpenAI-compatible endpoint: https://ai.google.dev/gemini-api/docs/openai
+GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai"
 DEFAULT_TRANSCRIPTION_MODEL = "whisper-1"
 # Sent as the bearer token to keyless local servers (Ollama, llama.cpp); they ignore it.
 NO_KEY_PLACEHOLDER = "no-key"
@@ -102,14 +104,18 @@ class OpenAICompatibleProvider:
             if getattr(call, "function", None) is not None
         ]
         usage = response.usage
+        # OpenAI caches long prompts by itself and counts the tokens read from the cache inside prompt_tokens.
+        details = getattr(usage, "prompt_tokens_details", None) if usage else None
+        cached = (getattr(details, "cached_tokens", 0) or 0) if details else 0
         return Completion(
             text=(message.content or message.refusal or "").strip(),
             tool_calls=tool_calls,
-            input_tokens=usage.prompt_tokens if usage else 0,
+            input_tokens=max(0, usage.prompt_tokens - cached) if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
             model=response.model or self.model,
             latency_ms=latency_ms,
             raw=response.to_dict(mode="json"),
+            cache_read_tokens=cached,
         )
 
     def transcribe(self, *, audio: bytes, mime_type: str, filename: str, timeout_seconds: float) -> str:
@@ -140,14 +146,47 @@ class OpenAICompatibleProvider:
             raise ProviderError("No OpenAI API key is set for this agent.", kind=ErrorKind.AUTH)
         with self._client_lock:
             if self._client is None:
-                self._client = openai.OpenAI(
-                    api_key=self.api_key or NO_KEY_PLACEHOLDER,
-                    base_url=self.base_url,
-                    timeout=CLIENT_TIMEOUT_SECONDS,
-                    max_retries=0,
-                    http_client=deadline_http_client(timeout=CLIENT_TIMEOUT_SECONDS),
-                )
+                self._client = self._client_build()
         return self._client
+
+    def _client_build(self) -> openai.OpenAI:
+        return openai.OpenAI(
+            api_key=self.api_key or NO_KEY_PLACEHOLDER,
+            base_url=self.base_url,
+            timeout=CLIENT_TIMEOUT_SECONDS,
+            max_retries=0,
+            http_client=deadline_http_client(timeout=CLIENT_TIMEOUT_SECONDS),
+        )
+
+
+class AzureOpenAIProvider(OpenAICompatibleProvider):
+    """Azure OpenAI: `base_url` is the resource's endpoint (https://<resource>.openai.azure.com), `model` the
+    deployment's name, and every request carries the API version, as Azure requires."""
+
+    def __init__(self, *, model: str, api_key: str, base_url: str, api_version: str, transcription_model: str = ""):
+        super().__init__(model=model, api_key=api_key, base_url=base_url, transcription_model=transcription_model)
+        self.api_version = api_version.strip()
+
+    @property
+    def _where(self) -> str:
+        return f"Azure OpenAI at {self.base_url} (API version {self.api_version})"
+
+    def _sdk(self) -> openai.OpenAI:
+        if not self.api_key:
+            raise ProviderError("No Azure OpenAI API key is set for this agent.", kind=ErrorKind.AUTH)
+        if not self.api_version:
+            raise ProviderError("No Azure OpenAI API version is set for this agent.", kind=ErrorKind.BAD_REQUEST)
+        return super()._sdk()
+
+    def _client_build(self) -> openai.AzureOpenAI:
+        return openai.AzureOpenAI(
+            api_key=self.api_key,
+            azure_endpoint=self.base_url,
+            api_version=self.api_version,
+            timeout=CLIENT_TIMEOUT_SECONDS,
+            max_retries=0,
+            http_client=deadline_http_client(timeout=CLIENT_TIMEOUT_SECONDS),
+        )
 
 
 def wire_tool(spec: ToolSpec) -> dict:

@@ -281,7 +281,10 @@ def test_anthropic_sends_the_prompt_as_a_messages_request_and_reads_the_answer(c
     assert request.headers["authorization"] == "Bearer sk-ant-test"  # SDK 2.x sends the key as a bearer token
     assert request.headers["anthropic-version"] == "2026-10-21"
     assert request.json["model"] == "claude-sonnet-5-5"
-    assert request.json["system"] == "You are Ana from Bolo Bakery."
+    # A cache breakpoint after the system prompt: later turns read it from Anthropic's prompt cache.
+    assert request.json["system"] == [
+        {"type": "text", "text": "You are Ana from Bolo Bakery.", "cache_control": {"type": "ephemeral"}}
+    ]
     assert request.json["max_tokens"] == 300
     assert "temperature" not in request.json  # API version 2026-10-21 rejects it
     assert request.json["messages"] == [
@@ -314,7 +317,12 @@ def test_anthropic_tool_call_round_trip_merges_the_results_into_one_user_turn(cl
     first = _complete(claude, chat, tools=[LOOKUP])
 
     assert anthropic_server.last.json["tools"] == [
-        {"name": "order_lookup", "description": LOOKUP.description, "input_schema": LOOKUP.parameters}
+        {
+            "name": "order_lookup",
+            "description": LOOKUP.description,
+            "input_schema": LOOKUP.parameters,
+            "cache_control": {"type": "ephemeral"},
+        }
     ]
     assert first.text == "Let me check both orders."
     assert first.tool_calls == [
@@ -438,7 +446,7 @@ def test_a_web_page_instead_of_an_api_is_a_clear_error(kind, openai_server, anth
 # --- choosing a provider -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["knowledge_base", "gemini", ""])
+@pytest.mark.parametrize("kind", ["knowledge_base", "mistral", ""])
 def test_provider_for_rejects_kinds_it_does_not_know(kind):
     with pytest.raises(ValueError, match="Unknown LLM provider kind"):
         provider_for(kind=kind, model="m", api_key="k")

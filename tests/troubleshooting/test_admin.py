@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents_app.admin import AgentAdminForm
-from agents_app.models import AgentRun, KnowledgeEntry
+from agents_app.models import AgentRun, KnowledgeEntry, ModelPrice, WorkspaceModelBudget
 from agents_app.tools import http_tool_create
 from channels_app.models import Channel, ChannelSetupEvent, MessageTemplate, TemplateSync, WebhookEvent
 from channels_app.services import webhook_event_finish, webhook_event_receive
@@ -116,6 +116,8 @@ def world(settings):
         tool_calls=[{"name": "order_status", "arguments": {}, "result": {"ok": False, "error": "timed out"}}],
         error="The model timed out.",
     )
+    ModelPrice.objects.create(provider="openai", model_prefix="gpt-4o-mini", input_per_million=1, output_per_million=2)
+    WorkspaceModelBudget.objects.create(workspace=shop, monthly_budget=50)
     event = webhook_event_receive(
         raw_body=json.dumps(PAYLOAD).encode(),
         headers={"X-Hub-Signature-256": SECRETS["signature"], "Content-Type": "application/json"},
