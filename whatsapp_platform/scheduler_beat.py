@@ -77,6 +77,8 @@ class ClaimingBeatScheduler(beat.Scheduler):
         return super().tick(*args, **kwargs)
 
     def close(self):
+        # The stop signal may have cut a query short and left this connection unusable: start from a fresh one.
+        connection.close()
         try:
             heartbeat_remove(name=self._name)
         except DatabaseError:

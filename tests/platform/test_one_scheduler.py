@@ -50,7 +50,8 @@ def test_a_second_scheduler_started_beside_the_first_runs_no_job_twice(transacti
         # where two schedulers each running it would send about twice as many.
         assert elapsed - 2 <= sent <= elapsed + 1, f"{sent} sends in {elapsed:.1f} s\n{processes.logs()}"
         assert PeriodicJobRun.objects.get(name="probe").runs == broker.llen(queue)
-        assert ProcessHeartbeat.objects.filter(role="scheduler").count() == 0  # both said goodbye
+        # Both said goodbye (the logs say why one did not).
+        assert ProcessHeartbeat.objects.filter(role="scheduler").count() == 0, processes.logs()
     finally:
         processes.stop_all()
         broker.delete(queue)
