@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from agents_app import services
 from agents_app.models import Agent, KnowledgeEntry
 from agents_app.selectors import agents_list
+from agents_app.tools import http_tool_create, http_tool_delete, http_tool_update
 
 
 class AgentOutputSerializer(serializers.ModelSerializer):
@@ -148,8 +149,6 @@ class AgentToolListApi(APIView):
 
     @extend_schema(request=HttpToolSerializer, responses={201: HttpToolSerializer}, summary="Add an HTTP tool")
     def post(self, request, agent_id):
-        from agents_app.tools import http_tool_create
-
         agent = _agent_of(request, agent_id)
         data = HttpToolSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -167,8 +166,6 @@ class AgentToolDetailApi(APIView):
 
     @extend_schema(request=HttpToolSerializer, responses=HttpToolSerializer, summary="Change an HTTP tool")
     def patch(self, request, agent_id, tool_id: int):
-        from agents_app.tools import http_tool_update
-
         tool = self._tool(request, agent_id, tool_id)
         data = HttpToolSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
@@ -178,7 +175,5 @@ class AgentToolDetailApi(APIView):
 
     @extend_schema(request=None, responses={204: None}, summary="Remove an HTTP tool")
     def delete(self, request, agent_id, tool_id: int):
-        from agents_app.tools import http_tool_delete
-
         http_tool_delete(tool=self._tool(request, agent_id, tool_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

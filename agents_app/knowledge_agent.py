@@ -16,6 +16,7 @@ A turn goes, in order:
 import time
 from dataclasses import dataclass, field
 
+from agents_app.handoff_intent import handoff_requested
 from agents_app.knowledge import (
     Passage,
     embeddings_enabled,
@@ -103,8 +104,6 @@ def tapped_id(message) -> str:
 def wants_human(agent: Agent, text: str, tapped: str) -> bool:
     """A tap on "Talk to a human", or a request for a person in any language the intent check knows (the agent's
     handoff keywords count when they are nearly the whole message; "I'm an agent for …" is no request)."""
-    from agents_app.handoff_intent import handoff_requested  # kept inside: this file's imports belong to its owner
-
     if tapped == HANDOFF_ID:
         return True
     return handoff_requested(text, keywords=agent.handoff_words)

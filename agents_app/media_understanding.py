@@ -20,6 +20,8 @@ from django.utils import timezone
 
 from agents_app.document_reader import DocumentUnreadable, document_text_read
 from agents_app.transcripts import MAX_AUDIO_BYTES, TranscriptUnavailable, agent_transcribes, audio_transcribe
+from messaging_app.models import Message
+from messaging_app.services.media import MediaFetchRetry, inbound_media_fetch
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +154,6 @@ def _document_kind(message) -> str | None:
 
 def _media_bytes(message, *, max_bytes: int) -> bytes:
     """The message's file, downloading it now if the inbound fetch task has not stored it yet. Raises _Unreadable."""
-    from messaging_app.models import Message
-
     if message.media_state == Message.MediaState.PENDING and message.direction == Message.Direction.INBOUND:
         _fetch_now(message)
     limit = f"{max_bytes // (1024 * 1024)} MB"
@@ -181,8 +181,6 @@ def _fetch_now(message) -> None:
     The task may be fetching at the same moment: then the file is stored twice and the last
     write wins. Both copies are the same bytes (checked against WhatsApp's sha256), so that is fine.
     """
-    from messaging_app.services.media import MediaFetchRetry, inbound_media_fetch
-
     try:
         fetched = inbound_media_fetch(message_id=message.pk)
     except MediaFetchRetry as exc:
@@ -199,8 +197,6 @@ def _fetch_now(message) -> None:
 
 
 def _store(message, **fields: str) -> None:
-    from messaging_app.models import Message
-
     # An UPDATE of these columns only: the inbound pipeline may be writing others on the same row.
     Message.objects.filter(pk=message.pk).update(**fields, updated_at=timezone.now())
     for name, value in fields.items():
@@ -226,8 +222,6 @@ def _content(message) -> dict:
 
 def _description(message, problem: str = "") -> str:
     """e.g. "[The customer sent a document, order.pdf, application/pdf, 52,113 bytes.]"."""
-    from messaging_app.models import Message
-
     content = _content(message)
     kind = "voice note" if message.message_type == "audio" and content.get("voice") else message.message_type
     details = [f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"]

@@ -10,6 +10,15 @@ from agents_app.models import MIN_PROMPT_TOKEN_BUDGET, Agent, KnowledgeEntry
 from agents_app.prompts import WHATSAPP_STYLE_GUIDE, instructions_for
 from agents_app.providers.presets import preset_problem
 from audit_app.services import audit_diff, audit_record, audit_stored_snapshot
+from channels_app.models import Channel
+from channels_app.whatsapp.bubbles import tap_reply
+from channels_app.whatsapp.console_transport import media_store
+from channels_app.whatsapp.template_rules import LANGUAGE_RE, NAME_RE
+from channels_app.whatsapp.webhooks import InboundMessage
+from messaging_app.bubbles import bubble_source
+from messaging_app.models import Conversation, Message
+from messaging_app.services.contacts import contact_resolve, conversation_for_contact
+from messaging_app.services.inbound import inbound_message_record
 from whatsapp_platform.errors import Conflict, InvalidInput
 
 DEFAULT_AGENT_NAME = "Assistant"
@@ -104,8 +113,6 @@ def _validate(agent: Agent) -> None:
 
 
 def _window_closed_template_validate(agent: Agent) -> None:
-    from channels_app.whatsapp.template_rules import LANGUAGE_RE, NAME_RE
-
     agent.window_closed_template = (agent.window_closed_template or "").strip()
     agent.window_closed_template_language = (agent.window_closed_template_language or "").strip()
     if agent.window_closed_template_parameters in (None, ""):
@@ -158,8 +165,6 @@ def agent_save(
 def agent_delete(*, agent: Agent) -> None:
     """Remove an agent; its WhatsApp channels stay (unanswered until another agent is assigned),
     its test consoles and their chats go with it."""
-    from channels_app.models import Channel
-
     Channel.objects.filter(agent=agent, provider=Channel.Provider.TEST_CONSOLE).delete()
     agent.delete()
     audit_record(action="agent.deleted", target=agent)
@@ -198,8 +203,6 @@ def knowledge_remove(*, agent: Agent, entry_id: int) -> None:
 
 def agent_test_channel(*, agent: Agent):
     """The agent's own test-console channel, created on first use and kept pointing at the agent."""
-    from channels_app.models import Channel
-
     phone_number_id = f"console-{agent.public_id.hex[:24]}"
     name = f"Test console · {agent.name}"[:120]
     channel, created = Channel.objects.get_or_create(
@@ -227,8 +230,6 @@ def _tester_identity(user) -> dict:
 
 def agent_test_conversation(*, agent: Agent, user):
     """The tester's conversation with the agent (created empty on first look)."""
-    from messaging_app.services.contacts import contact_resolve, conversation_for_contact
-
     channel = agent_test_channel(agent=agent)
     with transaction.atomic():
         contact = contact_resolve(channel=channel, **_tester_identity(user))
@@ -249,10 +250,6 @@ def agent_test_message_send(
     `file` is (bytes, filename, MIME type) for a photo, voice note or document; it is kept like
     media WhatsApp announces, and fetched and understood by the same media pipeline.
     """
-    from channels_app.whatsapp.console_transport import media_store
-    from channels_app.whatsapp.webhooks import InboundMessage
-    from messaging_app.services.inbound import inbound_message_record
-
     channel = agent_test_channel(agent=agent)
     content = dict(content)
     if file is not None:
@@ -288,10 +285,6 @@ def agent_test_message_send(
 
 def agent_test_tap(*, agent: Agent, user, wamid: str, choice: str):
     """The tester taps a reply button or list row of one of the agent's messages."""
-    from channels_app.whatsapp.bubbles import tap_reply
-    from messaging_app.bubbles import bubble_source
-    from messaging_app.models import Message
-
     conversation = agent_test_conversation(agent=agent, user=user)
     message = conversation.messages.filter(direction=Message.Direction.OUTBOUND, wamid=wamid).exclude(wamid="").first()
     if message is None:
@@ -307,8 +300,6 @@ def agent_test_tap(*, agent: Agent, user, wamid: str, choice: str):
 
 def agent_test_conversation_reset(*, agent: Agent, user) -> None:
     """Start the test chat afresh: its messages and runs go (they are the tester's own)."""
-    from messaging_app.models import Conversation
-
     conversation = agent_test_conversation(agent=agent, user=user)
     deleted, _ = Conversation.objects.filter(pk=conversation.pk).exclude(agent_turn_until__gt=timezone.now()).delete()
     if not deleted:

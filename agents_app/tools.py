@@ -30,6 +30,7 @@ from urllib3.exceptions import ReadTimeoutError
 from agents_app.models import Agent, HttpTool
 from agents_app.providers.base import ToolSpec
 from audit_app.services import audit_diff, audit_record, audit_stored_snapshot
+from messaging_app.services.contact_admin import contact_changes_from_tool
 from whatsapp_platform import outbound_http
 from whatsapp_platform.deadlines import DeadlineExceeded, total_deadline
 from whatsapp_platform.errors import InvalidInput
@@ -323,8 +324,6 @@ def http_tool_run(*, agent: Agent, name: str, arguments: dict, contact=None) -> 
 
 def _contact_changes_apply(tool: HttpTool, contact, body: Any) -> dict:
     """What the answer asked of the customer, applied all or nothing (see http_tool_run)."""
-    from messaging_app.services.contact_admin import contact_changes_from_tool
-
     try:
         changes = contact_changes_from_tool(contact=contact, body=body, tool_name=tool.name)
     except InvalidInput as exc:

@@ -28,10 +28,20 @@ from agents_app.media_understanding import media_understanding
 from agents_app.models import Agent, AgentRun
 from agents_app.prompt_budget import document_recalled, prompt_fit
 from agents_app.prompts import ESCALATION_RULES, NO_KNOWLEDGE, PLATFORM_RULES, prompt_language, prompt_now
+from agents_app.providers.base import ChatMessage, ImageInput, ProviderError, ToolSpec
+from agents_app.providers.registry import provider_for
 from agents_app.reply_shaping import BUBBLES_PER_ANSWER, MORE_PREFIX, answer_shape, bubbles_pack
 from agents_app.tools import agent_tool_specs, http_tool_run
 from channels_app.whatsapp.payloads import MEDIA_KINDS as MEDIA_TYPES
 from channels_app.whatsapp.payloads import text_content
+from messaging_app.errors import WindowClosed
+from messaging_app.models import Conversation, Message
+from messaging_app.selectors import business_hours_of_conversation, contact_agent_context
+from messaging_app.services.business_hours import business_hours_agent_context
+from messaging_app.services.handoff import conversation_handoff, handoff_notice
+from messaging_app.services.inbound import window_open
+from messaging_app.services.outbound import message_send
+from messaging_app.services.template_sends import template_send_by_name
 from whatsapp_platform.db import connection_lend
 from whatsapp_platform.errors import PlatformError
 from whatsapp_platform.task_queue import task_enqueue
@@ -106,8 +116,6 @@ def turn_claim(*, conversation_id: int, agent_id: int, cap: int, waiting: bool =
     place the last to count sees all the others: the cap is never exceeded (at worst all of them step back, and
     the place is handed on below). A conversation turned away is woken by the turn that frees a place.
     """
-    from messaging_app.models import Conversation
-
     now = timezone.now()
     conversation = Conversation.objects.filter(pk=conversation_id)
     claimed = conversation.filter(Q(agent_turn_until__isnull=True) | Q(agent_turn_until__lt=now)).update(
@@ -126,15 +134,11 @@ def turn_claim(*, conversation_id: int, agent_id: int, cap: int, waiting: bool =
 
 
 def _turns_running(agent_id: int, now) -> int:
-    from messaging_app.models import Conversation
-
     return Conversation.objects.filter(assigned_agent_id=agent_id, agent_turn_until__gte=now).count()
 
 
 def _places_hand_on(*, agent_id: int, cap: int) -> None:
     """Wake the agent's longest-waiting conversations, as many as it has free places."""
-    from messaging_app.models import Conversation
-
     waiting = list(
         Conversation.objects.filter(
             assigned_agent_id=agent_id,
@@ -156,8 +160,6 @@ def _places_hand_on(*, agent_id: int, cap: int) -> None:
 def turn_extend(*, conversation_id: int) -> None:
     """Renew the lease of the running turn before a step that may take long (a model call): the lease
     lapses only when the worker running the turn is gone, never under a slow but live turn."""
-    from messaging_app.models import Conversation
-
     Conversation.objects.filter(pk=conversation_id, agent_turn_until__isnull=False).update(
         agent_turn_until=timezone.now() + timedelta(seconds=settings.AGENT_TURN_LEASE_SECONDS)
     )
@@ -171,8 +173,6 @@ def turn_interrupted_take(*, conversation_id: int) -> AgentRun | None:
     Otherwise the run is returned, for the caller to answer its messages with it (one turn per message, even
     across a crash).
     """
-    from messaging_app.models import Message
-
     run = (
         AgentRun.objects.filter(conversation_id=conversation_id, status=AgentRun.Status.RUNNING).order_by("pk").first()
     )
@@ -203,8 +203,6 @@ def turn_release(*, conversation_id: int, agent_id: int, cap: int) -> None:
     A conversation that marks itself waiting after this looked counts the running turns afterwards, and so sees
     the place this freed (turn_claim): either way, nobody waits for a place that is free.
     """
-    from messaging_app.models import Conversation
-
     Conversation.objects.filter(pk=conversation_id).update(agent_turn_until=None)
     _places_hand_on(agent_id=agent_id, cap=cap)
 
@@ -215,8 +213,6 @@ def agent_turn_run(*, conversation, messages: list, run: AgentRun | None = None)
     `run` is a turn whose worker died (see turn_interrupted_take): it is answered again, from scratch, as the
     same run, so each customer message is still answered by one turn.
     """
-    from messaging_app.services.inbound import window_open
-
     agent: Agent = conversation.assigned_agent
     if run is None:
         run = AgentRun.objects.create(
@@ -239,7 +235,6 @@ def agent_turn_run(*, conversation, messages: list, run: AgentRun | None = None)
         # window-closed template it still tells the customer a teammate will follow up, and hands over.
         if _window_closed_notice(agent, conversation, run) is None:
             return _finish(run, AgentRun.Status.SKIPPED, error=run.error or "The customer-service window is closed.")
-        from messaging_app.services.handoff import conversation_handoff
 
         conversation_handoff(
             conversation=conversation,
@@ -279,8 +274,6 @@ def agent_turn_run(*, conversation, messages: list, run: AgentRun | None = None)
         run.response_ms = max(0.0, (sent[0].created_at - first).total_seconds() * 1000)
         run.slow = run.response_ms > SLOW_TURN_MS
     if reply.handoff:
-        from messaging_app.services.handoff import conversation_handoff
-
         conversation_handoff(conversation=conversation, reason=reply.handoff_reason, language=language or "")
     return _finish(run, status)
 
@@ -293,8 +286,6 @@ def _customer_language(messages: list) -> str | None:
 
 
 def _handoff_reply(conversation, messages: list, *, language: str | None) -> Reply:
-    from messaging_app.services.handoff import handoff_notice
-
     asked = " ".join(customer_text(m) for m in messages).strip() or "tapped “Talk to a human”"
     return Reply(
         [("text", text_content(handoff_notice(conversation=conversation, now=timezone.now(), language=language)))],
@@ -329,10 +320,6 @@ class _TurnFailed(Exception):
 
 
 def _send(agent: Agent, conversation, reply: Reply, run: AgentRun) -> list:
-    from messaging_app.errors import WindowClosed
-    from messaging_app.models import Message
-    from messaging_app.services.outbound import message_send
-
     sent = []
     if agent.provider == Agent.Provider.KNOWLEDGE_BASE:
         shaped = _shape(agent, reply.parts)
@@ -379,9 +366,6 @@ def _send(agent: Agent, conversation, reply: Reply, run: AgentRun) -> list:
 
 def _window_closed_notice(agent: Agent, conversation, run: AgentRun):
     """Send the agent's window-closed template, if it has one; the message, or None (reason in run.error)."""
-    from messaging_app.models import Message
-    from messaging_app.services.template_sends import template_send_by_name
-
     if not agent.window_closed_template:
         return None
     try:
@@ -427,9 +411,6 @@ def _history(agent: Agent, conversation, messages: list):
     """The conversation as the model reads it: the last `agent.history_messages` *turns* (a customer's burst and
     everything answered to it), then this turn's messages. Quoted replies, taps on buttons and list rows, the
     options the business offered and what tools returned in earlier turns are spelled out."""
-    from agents_app.providers.base import ChatMessage, ImageInput
-    from messaging_app.models import Message
-
     trigger_ids = {m.pk for m in messages}
     turns = agent.history_messages
     newest_first = list(
@@ -529,8 +510,6 @@ def _describe(message) -> str:
 
 def _business_zone(conversation) -> ZoneInfo:
     """The business's time zone: its channel's business hours', else its workspace's."""
-    from messaging_app.selectors import business_hours_of_conversation
-
     hours = business_hours_of_conversation(conversation=conversation)
     name = hours.timezone if hours is not None else conversation.workspace.timezone
     try:
@@ -540,9 +519,6 @@ def _business_zone(conversation) -> ZoneInfo:
 
 
 def _system_prompt(agent: Agent, conversation, query: str, *, language: str | None) -> str:
-    from messaging_app.selectors import contact_agent_context
-    from messaging_app.services.business_hours import business_hours_agent_context
-
     now = timezone.now()
     passages = knowledge_search(agent=agent, query=query, limit=4) if query else []
     knowledge = "\n\n".join(f"## {p.title}\n{p.text}" for p in passages)
@@ -568,9 +544,6 @@ def _system_prompt(agent: Agent, conversation, query: str, *, language: str | No
 
 
 def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun, *, language: str | None) -> Reply:
-    from agents_app.providers.base import ChatMessage, ProviderError, ToolSpec
-    from agents_app.providers.registry import provider_for
-
     query = " ".join(customer_text(m) for m in messages).strip()
     held_back = model_calls_held_back(agent=agent, conversation=conversation)
     if held_back is not None:
@@ -636,8 +609,6 @@ def _model_reply(agent: Agent, conversation, messages: list, run: AgentRun, *, l
 def _tool_run(call, reply: Reply, agent: Agent, conversation, *, language: str | None) -> dict:
     """Run a built-in tool. Options are shaped when the answer is sent: 1-3 short ones as reply buttons, up to 10
     as a list, more as numbered text (agents_app.reply_shaping); a handoff sends the platform's own notice."""
-    from messaging_app.services.handoff import handoff_notice
-
     args = call.arguments or {}
     if call.name == "handoff_to_human":
         reply.handoff = True

@@ -16,7 +16,11 @@ from agents_app.selectors import (
     agent_whatsapp_channels,
     agents_with_channel_counts,
 )
+from agents_app.tools import http_tool_create, http_tool_delete
+from messaging_app.bubbles import CUSTOMER, conversation_bubbles, conversation_version
 from messaging_app.forms import CustomerComposeForm
+from messaging_app.models import Conversation, Message
+from messaging_app.services.handoff import conversation_hand_back
 from whatsapp_platform.errors import PlatformError
 from workspaces_app.decorators import workspace_member_required
 
@@ -136,8 +140,6 @@ def agent_knowledge_remove(request, agent_id, entry_id: int):
 @require_POST
 @workspace_member_required("configure")
 def agent_tool_add(request, agent_id):
-    from agents_app.tools import http_tool_create
-
     agent = _agent(request, agent_id)
     form = HttpToolForm(request.POST)
     if form.is_valid():
@@ -164,8 +166,6 @@ def agent_tool_add(request, agent_id):
 @require_POST
 @workspace_member_required("configure")
 def agent_tool_remove(request, agent_id, tool_id: int):
-    from agents_app.tools import http_tool_delete
-
     agent = _agent(request, agent_id)
     for tool in agent.http_tools.filter(pk=tool_id):
         http_tool_delete(tool=tool)
@@ -178,16 +178,12 @@ def agent_tool_remove(request, agent_id, tool_id: int):
 
 def _test_chat_version(conversation) -> str:
     """Changes when the chat or the side pane would: messages, statuses, state, turns starting and ending."""
-    from messaging_app.bubbles import conversation_version
-
     runs = AgentRun.objects.filter(conversation=conversation).aggregate(n=Count("id"), done=Count("finished_at"))
     return f"{conversation_version(conversation)}.{runs['n']}.{runs['done']}.{int(_agent_busy(conversation))}"
 
 
 def _agent_busy(conversation) -> bool:
     """The agent is about to answer: a turn runs, or customer messages wait out the debounce."""
-    from messaging_app.models import Conversation, Message
-
     if conversation.state != Conversation.State.AGENT:
         return False
     if conversation.agent_turn_until and conversation.agent_turn_until > timezone.now():
@@ -196,8 +192,6 @@ def _agent_busy(conversation) -> bool:
 
 
 def _test_console_context(request, agent: Agent) -> dict:
-    from messaging_app.bubbles import CUSTOMER, conversation_bubbles
-
     conversation = services.agent_test_conversation(agent=agent, user=request.user)
     kwargs = {"workspace_slug": request.workspace.slug, "agent_id": agent.public_id}
     return {
@@ -314,8 +308,6 @@ def agent_test_reset(request, agent_id):
 @require_POST
 @workspace_member_required("reply")
 def agent_test_hand_back(request, agent_id):
-    from messaging_app.services.handoff import conversation_hand_back
-
     agent = _agent(request, agent_id)
     conversation_hand_back(conversation=services.agent_test_conversation(agent=agent, user=request.user))
     messages.success(request, "Handed back: the agent answers your next message.")
