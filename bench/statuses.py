@@ -171,11 +171,12 @@ def webhooks_build(count: int, folder: Path) -> tuple[Path, Path, int]:
 
 
 def worker_argv() -> list[str]:
-    """The Procfile's `worker` line, with this bench's app (a statement counter added to the same app)."""
+    """The Procfile's line for the worker that takes the `intake` queue (where statuses are folded), with this
+    bench's app (a statement counter added to the same app)."""
     line = next(
         line.partition(":")[2].strip()
         for line in (BASE_DIR / "Procfile").read_text().splitlines()
-        if line.startswith("worker:")
+        if re.search(r"celery\b.*\bworker\b.*-Q\s+\S*\bintake\b", line)
     )
     line = line.replace(".venv/bin/", f"{BIN}/")
     line = re.sub(r"-A\s+whatsapp_platform\b", "-A bench.statuses_worker", line)
@@ -198,12 +199,12 @@ def wait_ready(run: BenchRun, timeout: float = 60) -> None:
 
 
 def drain_hint() -> None:
-    """What intake does after storing a webhook (webhook_events_drain_schedule): send the drain task. To the
-    `default` queue, which the worker role consumes before and after the queues were split."""
+    """What intake does after storing a webhook (webhook_events_drain_schedule): send the drain task, to the
+    queue the settings route it to (`intake`)."""
     from celery import Celery
 
     Celery("statuses-bench", broker=REDIS_URL, set_as_current=False).send_task(
-        "messaging.webhook_events_drain", queue="default"
+        "messaging.webhook_events_drain", queue="intake"  # CELERY_TASK_ROUTES in whatsapp_platform/settings.py
     )
 
 
