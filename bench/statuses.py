@@ -204,7 +204,8 @@ def drain_hint() -> None:
     from celery import Celery
 
     Celery("statuses-bench", broker=REDIS_URL, set_as_current=False).send_task(
-        "messaging.webhook_events_drain", queue="intake"  # CELERY_TASK_ROUTES in whatsapp_platform/settings.py
+        "messaging.webhook_events_drain",
+        queue="intake",  # CELERY_TASK_ROUTES in whatsapp_platform/settings.py
     )
 
 
