@@ -39,9 +39,9 @@ from messaging_app.models import Conversation, Message
 from messaging_app.selectors import business_hours_of_conversation, contact_agent_context
 from messaging_app.services.business_hours import business_hours_agent_context
 from messaging_app.services.handoff import conversation_handoff, handoff_notice
-from messaging_app.services.inbound import window_open
 from messaging_app.services.outbound import message_send
 from messaging_app.services.template_sends import template_send_by_name
+from messaging_app.window import window_open
 from whatsapp_platform.db import connection_lend
 from whatsapp_platform.errors import PlatformError
 from whatsapp_platform.task_queue import task_enqueue

@@ -6,9 +6,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from channels_app.selectors import channels_list
+from messaging_app.hours import WEEKDAYS
 from messaging_app.models import BusinessHours
 from messaging_app.selectors import business_hours_document
-from messaging_app.services.business_hours import WEEKDAYS, BusinessHoursInvalid, business_hours_save
+from messaging_app.services.business_hours import BusinessHoursInvalid, business_hours_save
 from whatsapp_platform.api import error_body
 
 

@@ -5,14 +5,9 @@ import re
 
 from django import forms
 
+from messaging_app.hours import WEEKDAYS, time_zones
 from messaging_app.models import BusinessHours
-from messaging_app.services.business_hours import (
-    VARIABLES,
-    WEEKDAYS,
-    BusinessHoursInvalid,
-    business_hours_parse,
-    time_zones,
-)
+from messaging_app.services.business_hours import VARIABLES, BusinessHoursInvalid, business_hours_parse
 
 _RANGE_SPLIT = re.compile(r"\s*(?:-|–|—|\bto\b)\s*")
 _VALUE_LINE = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*=\s*(.*)$")

@@ -42,7 +42,7 @@ class Range:
 
     @property
     def minutes(self) -> int:
-        start, end = _minutes(self.start), _minutes(self.end)
+        start, end = clock_minutes(self.start), clock_minutes(self.end)
         return end - start if end > start else end - start + 1440
 
 
@@ -74,7 +74,7 @@ def time_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def _minutes(value: time) -> int:
+def clock_minutes(value: time) -> int:
     return value.hour * 60 + value.minute
 
 

@@ -22,19 +22,16 @@ from django.utils import timezone
 from channels_app.models import Channel
 from channels_app.selectors import templates_approved
 from channels_app.whatsapp.template_rules import TemplateParametersInvalid, template_components_build
-from messaging_app.hours import (  # noqa: F401 (callers read the time maths from here too)
-    HORIZON_DAYS,
-    LONG_AGO,
+from messaging_app.hours import (
     WEEKDAYS,
     Range,
-    Schedule,
-    _minutes,
     business_hours_closed_since,
     business_hours_display,
     business_hours_next_close,
     business_hours_next_open,
     business_hours_open_at,
     business_hours_opened_since,
+    clock_minutes,
     schedule_of,
     time_zones,
 )
@@ -137,7 +134,7 @@ def _time_parse(value, *, end: bool) -> time:
 
 
 def _week_minutes(r: Range) -> tuple[int, int]:
-    start = r.weekday * 1440 + _minutes(r.start)
+    start = r.weekday * 1440 + clock_minutes(r.start)
     return start, start + r.minutes
 
 

@@ -17,7 +17,6 @@ from messaging_app.models import Contact, Conversation, Message
 from messaging_app.services.consent_keywords import consent_keyword_observe
 from messaging_app.services.contacts import contact_identity_change, contact_resolve, conversation_for_contact
 from messaging_app.services.conversations import rating_answer_apply
-from messaging_app.window import window_open  # noqa: F401 (callers still import it from here)
 from whatsapp_platform.task_queue import task_enqueue
 
 logger = logging.getLogger(__name__)

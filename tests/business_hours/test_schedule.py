@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from messaging_app.services.business_hours import (
+from messaging_app.hours import (
     Range,
     Schedule,
     business_hours_closed_since,
